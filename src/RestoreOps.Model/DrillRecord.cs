@@ -32,6 +32,23 @@ public enum DrillVerdict
     Error,
 }
 
+/// <summary>Why a drill did not pass.</summary>
+public enum DrillFailureCategory
+{
+    /// <summary>Bad input (parameters, paths, recovery target).</summary>
+    Configuration,
+    /// <summary>The environment failed (credentials, network, binaries).</summary>
+    Infrastructure,
+    /// <summary>The backup did not restore.</summary>
+    Restore,
+    /// <summary>The restore worked but a check failed.</summary>
+    Checks,
+    /// <summary>Something the drill created could not be removed.</summary>
+    Cleanup,
+    /// <summary>The drill was stopped (Ctrl+C, a deadline).</summary>
+    Cancelled,
+}
+
 /// <summary>Start, end and outcome of one phase.</summary>
 public sealed class PhaseTiming
 {
@@ -144,6 +161,8 @@ public sealed class DrillRecord
     public CleanupOutcome Cleanup { get; } = new();
     /// <summary>Verdict.</summary>
     public DrillVerdict Verdict { get; set; } = DrillVerdict.Error;
+    /// <summary>Why the drill did not pass, if it did not.</summary>
+    public DrillFailureCategory? FailureCategory { get; set; }
     /// <summary>The phase that failed, if any.</summary>
     public DrillPhase? FailedPhase { get; set; }
     /// <summary>Why the drill failed, naming the cause and the fix.</summary>

@@ -33,7 +33,7 @@ public sealed record RecoveryTarget
     /// <summary>The kind of target.</summary>
     public RecoveryTargetKind Kind { get; }
 
-    /// <summary>The target value in PostgreSQL's notation (time as ISO 8601 UTC, LSN as <c>X/X</c>); null for Latest and Immediate.</summary>
+    /// <summary>The target value in PostgreSQL's notation (time as <c>2026-11-21 14:46:30.000000+00:00</c>, LSN as <c>X/X</c>); null for Latest and Immediate.</summary>
     public string? Value { get; }
 
     /// <summary>Whether replay stops just after (true, PostgreSQL's default) or just before the target.</summary>
@@ -52,7 +52,7 @@ public sealed record RecoveryTarget
 
     /// <summary>Stop at a point in time.</summary>
     public static RecoveryTarget AtTime(DateTimeOffset time, bool inclusive = true) =>
-        new(RecoveryTargetKind.Time, time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture), inclusive);
+        new(RecoveryTargetKind.Time, time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss.ffffff'+00:00'", CultureInfo.InvariantCulture), inclusive);
 
     /// <summary>Stop at a WAL location such as <c>0/7000060</c>.</summary>
     public static RecoveryTarget AtLsn(string lsn, bool inclusive = true)

@@ -15,8 +15,8 @@ public enum FailureKind
 public class RestoreOpsException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public RestoreOpsException(FailureKind kind, string message, string? fix = null, Exception? inner = null)
-        : base(fix is null ? message : $"{message} Fix: {fix}", inner)
+    public RestoreOpsException(FailureKind kind, string message, string? fix = null, Exception? inner = null, string? details = null)
+        : base((fix is null ? message : $"{message} Fix: {fix}") + (details is null ? "" : "\n" + details), inner)
     {
         Kind = kind;
         Fix = fix;
@@ -30,13 +30,13 @@ public class RestoreOpsException : Exception
 }
 
 /// <summary>Bad input the user can correct.</summary>
-public sealed class ConfigurationException(string message, string? fix = null, Exception? inner = null)
-    : RestoreOpsException(FailureKind.Configuration, message, fix, inner);
+public sealed class ConfigurationException(string message, string? fix = null, Exception? inner = null, string? details = null)
+    : RestoreOpsException(FailureKind.Configuration, message, fix, inner, details);
 
 /// <summary>The environment failed (credentials, network, binaries, permissions).</summary>
-public sealed class InfrastructureException(string message, string? fix = null, Exception? inner = null)
-    : RestoreOpsException(FailureKind.Infrastructure, message, fix, inner);
+public sealed class InfrastructureException(string message, string? fix = null, Exception? inner = null, string? details = null)
+    : RestoreOpsException(FailureKind.Infrastructure, message, fix, inner, details);
 
 /// <summary>The backup did not restore.</summary>
-public sealed class RestoreFailedException(string message, string? fix = null, Exception? inner = null)
-    : RestoreOpsException(FailureKind.RestoreFailed, message, fix, inner);
+public sealed class RestoreFailedException(string message, string? fix = null, Exception? inner = null, string? details = null)
+    : RestoreOpsException(FailureKind.RestoreFailed, message, fix, inner, details);

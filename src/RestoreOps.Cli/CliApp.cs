@@ -1,0 +1,344 @@
+using System.CommandLine;
+using System.Globalization;
+using RestoreOps.Backups;
+using RestoreOps.Checks;
+using RestoreOps.Drill;
+using RestoreOps.Evidence;
+using RestoreOps.Local;
+using RestoreOps.Model;
+using RestoreOps.ObjectStore;
+
+namespace RestoreOps.Cli;
+
+/// <summary>
+/// The <c>restoreops</c> command line: the same engine as the PowerShell module, for containers and CI.
+/// Exit codes: 0 passed, 1 the restore or a check failed, 2 usage or configuration error, 3 infrastructure error.
+/// </summary>
+public static class CliApp
+{
+    /// <summary>Exit code: drill passed.</summary>
+    public const int Passed = 0;
+    /// <summary>Exit code: the restore or a check failed.</summary>
+    public const int Failed = 1;
+    /// <summary>Exit code: bad usage or configuration.</summary>
+    public const int UsageError = 2;
+    /// <summary>Exit code: the environment failed.</summary>
+    public const int InfrastructureError = 3;
+
+    /// <summary>Runs the command line. <paramref name="cancellationToken"/> stands in for Ctrl+C in tests.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("RestoreOps: prove that PostgreSQL backups restore. Restores a backup into a throwaway instance, verifies it, records evidence, and cleans up.");
+        root.Subcommands.Add(DrillCommand(stdout, stderr));
+        root.Subcommands.Add(BackupsCommand(stdout, stderr));
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            // Cleanup after Ctrl+C stops PostgreSQL and deletes the restore; give it time instead of the default 2 s.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(120),
+            // Our failures carry their own message and fix; a stack trace would bury them.
+            EnableDefaultExceptionHandler = false,
+        };
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            return await parse.InvokeAsync(config, linked.Token).ConfigureAwait(false);
+        }
+        catch (RestoreOpsException e)
+        {
+            await stderr.WriteLineAsync($"restoreops: {e.Message}").ConfigureAwait(false);
+            return e.Kind == FailureKind.Configuration ? UsageError : e.Kind == FailureKind.RestoreFailed ? Failed : InfrastructureError;
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            await stderr.WriteLineAsync("restoreops: cancelled.").ConfigureAwait(false);
+            return InfrastructureError;
+        }
+    }
+
+    private sealed class SourceOptions
+    {
+        public readonly Option<string?> Source = new("--source") { Description = "Barman Cloud destination path, e.g. s3://bucket/path (what CNPG calls destinationPath)." };
+        public readonly Option<string?> ServerName = new("--server-name") { Description = "Barman server name: the folder under the destination path (CNPG: the source cluster's name or its serverName)." };
+        public readonly Option<string?> EndpointUrl = new("--endpoint-url") { Description = "S3-compatible endpoint URL (MinIO, Ceph, s3rver). Default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL." };
+        public readonly Option<string?> Region = new("--region") { Description = "Object store region. Default: AWS_REGION / AWS_DEFAULT_REGION." };
+        public readonly Option<string?> AccessKeyId = new("--access-key-id") { Description = "Access key id. The secret is read from AWS_SECRET_ACCESS_KEY, never from the command line (it would show in ps)." };
+
+        public void AddTo(Command c)
+        {
+            c.Options.Add(Source); c.Options.Add(ServerName); c.Options.Add(EndpointUrl); c.Options.Add(Region); c.Options.Add(AccessKeyId);
+        }
+
+        public ObjectStoreOptions ObjectStore(ParseResult r) => new ObjectStoreOptions
+        {
+            EndpointUrl = r.GetValue(EndpointUrl),
+            Region = r.GetValue(Region),
+            AccessKeyId = r.GetValue(AccessKeyId),
+        }.Resolve();
+
+        public BarmanCloudCatalog Catalog(ParseResult r)
+        {
+            var source = r.GetValue(Source)!;
+            var server = r.GetValue(ServerName) ?? throw new ConfigurationException(
+                $"--source {source} needs --server-name: the Barman server folder under it.",
+                "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
+            return BarmanCloudCatalog.Create(source, server, ObjectStore(r));
+        }
+    }
+
+    private static Command BackupsCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var src = new SourceOptions();
+        var all = new Option<bool>("--all") { Description = "Also list backups that are not DONE (failed, in progress)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var list = new Command("list", "List the backups of a Barman Cloud server, newest first.");
+        src.AddTo(list);
+        list.Options.Add(all);
+        list.Options.Add(json);
+        list.SetAction(async (r, ct) =>
+        {
+            if (r.GetValue(src.Source) is null) throw new ConfigurationException("backups list needs --source s3://bucket/path.", "Pass --source and --server-name.");
+            using var catalog = src.Catalog(r);
+            var backups = await catalog.ListAsync(r.GetValue(all), ct).ConfigureAwait(false);
+            if (r.GetValue(json))
+            {
+                await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
+                return Passed;
+            }
+            await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
+            foreach (var b in backups)
+                await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
+            if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
+            return Passed;
+        });
+        var backupsCommand = new Command("backups", "Inspect backup catalogues.");
+        backupsCommand.Subcommands.Add(list);
+        return backupsCommand;
+    }
+
+    private static string FormatAge(TimeSpan? age) => age switch
+    {
+        null => "-",
+        { TotalDays: >= 1 } a => $"{(int)a.TotalDays}d{a.Hours}h",
+        { TotalHours: >= 1 } a => $"{(int)a.TotalHours}h{a.Minutes}m",
+        { } a => $"{(int)a.TotalMinutes}m{a.Seconds}s",
+    };
+
+    private static Command DrillCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var src = new SourceOptions();
+        var demo = new Option<bool>("--demo") { Description = "Run the embedded demo: a sample database, a real backup, writes around a target, and a point-in-time restore. Needs only the PostgreSQL server." };
+        var backupId = new Option<string?>("--backup-id") { Description = "Restore this backup id (default: the newest DONE backup)." };
+        var baseBackup = new Option<string?>("--base-backup") { Description = "A pg_basebackup -Ft directory to restore." };
+        var walArchive = new Option<string?>("--wal-archive") { Description = "The WAL archive directory for --base-backup." };
+        var dump = new Option<string?>("--dump") { Description = "A pg_dump -Fc file to restore into a fresh instance." };
+        var targetTime = new Option<string?>("--target-time") { Description = "Recover to this time (ISO 8601; no offset means UTC)." };
+        var targetLsn = new Option<string?>("--target-lsn") { Description = "Recover to this WAL location, e.g. 0/7000060." };
+        var targetXid = new Option<string?>("--target-xid") { Description = "Recover to this transaction id." };
+        var targetName = new Option<string?>("--target-name") { Description = "Recover to this restore point (pg_create_restore_point)." };
+        var targetImmediate = new Option<bool>("--target-immediate") { Description = "Stop as soon as the backup is consistent." };
+        var database = new Option<string?>("--database") { Description = "Database the checks run in (default: the dump's database, else postgres)." };
+        var expectRows = new Option<string[]>("--expect-rows") { Description = "Row-count check, repeatable: TABLE=N or TABLE=MIN..MAX (TABLE may be schema.table).", Arity = ArgumentArity.ZeroOrMore };
+        var expectSql = new Option<string[]>("--expect-sql") { Description = "Scalar SQL check, repeatable: 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.", Arity = ArgumentArity.ZeroOrMore };
+        var evidence = new Option<string?>("--evidence") { Description = "Directory for the evidence record (<drillId>.json)." };
+        var json = new Option<bool>("--json") { Description = "Print the drill record as JSON on stdout." };
+        var keep = new Option<bool>("--keep") { Description = "Leave the restored instance running for inspection (remove its work directory yourself)." };
+        var osUser = new Option<string?>("--os-user") { Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
+        var pgBin = new Option<string?>("--pg-bin") { Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
+        var workDir = new Option<string?>("--work-dir") { Description = "Parent directory for the restore's files (default: the temp directory)." };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds replay may take before the restore fails.", DefaultValueFactory = _ => 1800 };
+        var walParallelism = new Option<int>("--wal-parallelism") { Description = "WAL files fetched at once ahead of replay.", DefaultValueFactory = _ => 8 };
+        var drillId = new Option<string?>("--drill-id") { Description = "Drill id (default: generated)." };
+
+        var cmd = new Command("drill", "Restore a backup into a throwaway local PostgreSQL, verify it, record the evidence, and clean up.");
+        src.AddTo(cmd);
+        foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
+                     database, expectRows, expectSql, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(async (r, ct) =>
+        {
+            var sources = new[] { r.GetValue(demo) ? "--demo" : null, r.GetValue(src.Source) is null ? null : "--source",
+                r.GetValue(baseBackup) is null ? null : "--base-backup", r.GetValue(dump) is null ? null : "--dump" }.OfType<string>().ToList();
+            if (sources.Count != 1)
+                throw new ConfigurationException(
+                    sources.Count == 0 ? "drill needs a backup to restore." : $"drill takes one source, got {string.Join(" and ", sources)}.",
+                    "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, or --dump FILE.");
+
+            var restoreOptions = new LocalRestoreOptions
+            {
+                OsUser = r.GetValue(osUser),
+                PostgresBinDirectory = r.GetValue(pgBin),
+                WorkRoot = r.GetValue(workDir),
+                ReadyTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
+                WalParallelism = r.GetValue(walParallelism),
+                ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
+            };
+            var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
+            var progress = new TerminalProgress(stderr);
+
+            DemoSource? demoSource = null;
+            BarmanCloudCatalog? catalog = null;
+            try
+            {
+                Func<CancellationToken, Task<Backup>> discover;
+                string? defaultDatabase = null;
+                var checks = new List<RestoreCheck>();
+                if (r.GetValue(demo))
+                {
+                    demoSource = await DemoSource.CreateAsync(restoreOptions, progress, ct).ConfigureAwait(false);
+                    var d = demoSource;
+                    discover = _ => Task.FromResult(d.Backup);
+                    target = d.RecoveryTarget;
+                    checks.AddRange(d.Checks);
+                }
+                else if (r.GetValue(src.Source) is not null)
+                {
+                    catalog = src.Catalog(r);
+                    var c = catalog;
+                    var id = r.GetValue(backupId);
+                    discover = id is null ? c.GetLatestAsync : async token =>
+                        (await c.ListAsync(true, token).ConfigureAwait(false)).FirstOrDefault(b => b.Id == id || b.Name == id)
+                        ?? throw new ConfigurationException($"No backup with id or name '{id}' in {r.GetValue(src.Source)} (server {r.GetValue(src.ServerName)}).",
+                            "List them with: restoreops backups list --source … --server-name …");
+                }
+                else if (r.GetValue(baseBackup) is { } bb)
+                {
+                    var wal = r.GetValue(walArchive);
+                    discover = token => LocalBackupCatalog.ReadBaseBackupAsync(bb, wal, token);
+                }
+                else
+                {
+                    var file = r.GetValue(dump)!;
+                    var dumped = await LocalBackupCatalog.ReadDumpAsync(file, ct).ConfigureAwait(false);
+                    defaultDatabase = dumped.Name;
+                    discover = _ => Task.FromResult(dumped);
+                }
+
+                var db = r.GetValue(database) ?? defaultDatabase ?? "postgres";
+                if (!r.GetValue(demo)) checks.Add(new ConnectivityCheck(db, TimeSpan.FromSeconds(30)));
+                checks.AddRange((r.GetValue(expectRows) ?? []).Select(spec => ParseRowCheck(db, spec)));
+                checks.AddRange((r.GetValue(expectSql) ?? []).Select((spec, i) => ParseSqlCheck(db, spec, i + 1)));
+
+                var record = await DrillRunner.RunAsync(new DrillOptions
+                {
+                    DiscoverBackup = discover,
+                    RecoveryTarget = target,
+                    Checks = checks,
+                    Restore = restoreOptions,
+                    Keep = r.GetValue(keep),
+                    DrillId = r.GetValue(drillId),
+                    SourceDescription = r.GetValue(src.Source) is { } s ? $"{s.TrimEnd('/')}/{r.GetValue(src.ServerName)}" : null,
+                }, progress, ct).ConfigureAwait(false);
+
+                if (r.GetValue(evidence) is { } dir)
+                {
+                    var path = await DrillRecordJson.WriteAsync(record, dir, CancellationToken.None).ConfigureAwait(false);
+                    await stderr.WriteLineAsync($"Evidence written to {path}").ConfigureAwait(false);
+                }
+                if (r.GetValue(json)) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
+                else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+                return ExitCode(record);
+            }
+            finally
+            {
+                catalog?.Dispose();
+                if (demoSource is not null) await demoSource.DisposeAsync().ConfigureAwait(false);
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>Maps a record to the CLI's stable exit codes.</summary>
+    public static int ExitCode(DrillRecord record) => record.Verdict switch
+    {
+        DrillVerdict.Passed => Passed,
+        DrillVerdict.Failed => Failed,
+        _ => record.FailureCategory == DrillFailureCategory.Configuration ? UsageError : InfrastructureError,
+    };
+
+    internal static RecoveryTarget ParseTarget(string? time, string? lsn, string? xid, string? name, bool immediate)
+    {
+        var given = new[] { time is null ? null : "--target-time", lsn is null ? null : "--target-lsn", xid is null ? null : "--target-xid",
+            name is null ? null : "--target-name", immediate ? "--target-immediate" : null }.OfType<string>().ToList();
+        if (given.Count > 1)
+            throw new ConfigurationException($"Recovery targets are mutually exclusive, got {string.Join(" and ", given)}.", "Pass one of them.");
+        if (time is not null)
+        {
+            if (!DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                throw new ConfigurationException($"--target-time '{time}' is not a time.", "Write it as ISO 8601, e.g. 2026-11-21T14:46:30Z (no offset means UTC).");
+            return RecoveryTarget.AtTime(t);
+        }
+        if (lsn is not null)
+        {
+            try { return RecoveryTarget.AtLsn(lsn); }
+            catch (ArgumentException e) { throw new ConfigurationException($"--target-lsn: {e.Message}", "Write it as PostgreSQL prints it, e.g. 0/7000060."); }
+        }
+        if (xid is not null)
+            return ulong.TryParse(xid, NumberStyles.None, CultureInfo.InvariantCulture, out var x) ? RecoveryTarget.AtXid(x)
+                : throw new ConfigurationException($"--target-xid '{xid}' is not a transaction id.", "Pass a positive integer, e.g. 7331.");
+        if (name is not null) return RecoveryTarget.AtRestorePoint(name);
+        return immediate ? RecoveryTarget.Immediate : RecoveryTarget.Latest;
+    }
+
+    internal static RowCountCheck ParseRowCheck(string database, string spec)
+    {
+        var eq = spec.LastIndexOf('=');
+        var fix = "Write --expect-rows TABLE=N or TABLE=MIN..MAX, e.g. public.orders=11000 or orders=10000..12000.";
+        if (eq <= 0) throw new ConfigurationException($"--expect-rows '{spec}' has no '='.", fix);
+        var table = spec[..eq].Trim();
+        var bounds = spec[(eq + 1)..].Trim();
+        var parts = bounds.Split("..");
+        long? Parse(string s) => s.Length == 0 ? null
+            : long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new ConfigurationException($"--expect-rows '{spec}': '{s}' is not a row count.", fix);
+        return parts.Length switch
+        {
+            1 => new RowCountCheck(database, table, Parse(parts[0]) ?? throw new ConfigurationException($"--expect-rows '{spec}' has no count.", fix), Parse(parts[0])),
+            2 => new RowCountCheck(database, table, Parse(parts[0]), Parse(parts[1])),
+            _ => throw new ConfigurationException($"--expect-rows '{spec}' has more than one '..'.", fix),
+        };
+    }
+
+    internal static SqlScalarCheck ParseSqlCheck(string database, string spec, int index)
+    {
+        var arrow = spec.LastIndexOf("=>", StringComparison.Ordinal);
+        if (arrow <= 0)
+            throw new ConfigurationException($"--expect-sql '{spec}' has no '=>'.", "Write it as 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.");
+        return new SqlScalarCheck($"sql #{index}", database, spec[..arrow].Trim(), spec[(arrow + 2)..].Trim());
+    }
+
+    private static async Task WriteSummaryAsync(TextWriter o, DrillRecord record)
+    {
+        await o.WriteLineAsync($"Drill {record.DrillId}: {record.Verdict.ToString().ToUpperInvariant()}").ConfigureAwait(false);
+        if (record.Backup is { } b)
+            await o.WriteLineAsync($"  backup      {b.Method} {b.Id} ended {b.EndTime:yyyy-MM-dd HH:mm:ss}Z, age {FormatAge(record.BackupAge)}").ConfigureAwait(false);
+        await o.WriteLineAsync($"  target      {record.RecoveryTarget}; achieved {record.AchievedRecoveryTime?.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) ?? "-"}Z at {record.AchievedRecoveryLsn ?? "-"}").ConfigureAwait(false);
+        foreach (var p in record.Phases)
+            await o.WriteLineAsync($"  {p.Phase,-11} {p.Duration.TotalSeconds,7:0.000}s {(p.Succeeded ? "ok  " : "FAIL")} {p.Detail}").ConfigureAwait(false);
+        if (record.RestoreDuration is { } rto) await o.WriteLineAsync($"  restore time (RTO) {rto.TotalSeconds:0.000}s; total {record.TotalDuration.TotalSeconds:0.000}s").ConfigureAwait(false);
+        foreach (var c in record.Checks) await o.WriteLineAsync($"  check {c}").ConfigureAwait(false);
+        await o.WriteLineAsync($"  cleanup     {(record.Cleanup.Kept ? "kept on request" : record.Cleanup.Succeeded ? "everything removed" : "INCOMPLETE: " + string.Join("; ", record.Cleanup.Problems))}").ConfigureAwait(false);
+        if (record.FailureMessage is { } m) await o.WriteLineAsync($"  why         {m}").ConfigureAwait(false);
+    }
+}
+
+/// <summary>Renders engine progress as one line per change on standard error.</summary>
+internal sealed class TerminalProgress(TextWriter stderr) : IProgress<DrillProgress>
+{
+    private readonly object _gate = new();
+    private string? _last;
+
+    public void Report(DrillProgress value)
+    {
+        var line = $"[{value.Phase}] {value.Activity}{(value.Status is null ? "" : $" ({value.Status})")}";
+        lock (_gate)
+        {
+            if (line == _last) return;
+            _last = line;
+            stderr.WriteLine(line);
+        }
+    }
+}

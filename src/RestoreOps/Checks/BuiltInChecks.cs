@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using RestoreOps.Model;
+
+namespace RestoreOps.Checks;
+
+/// <summary>The restored server accepts a session; reports version, recovery state and timeline. Retries until a deadline.</summary>
+/// <example><code>new ConnectivityCheck("postgres", TimeSpan.FromSeconds(30))</code></example>
+public sealed class ConnectivityCheck(string database, TimeSpan deadline) : RestoreCheck("connectivity", "connectivity", database)
+{
+    /// <inheritdoc />
+    protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await using var c = await context.OpenAsync(Database, cancellationToken).ConfigureAwait(false);
+                await using var cmd = new NpgsqlCommand(
+                    "select current_setting('server_version'), pg_is_in_recovery(), substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", c);
+                await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await r.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var version = r.GetString(0);
+                if (r.GetBoolean(1))
+                    return (CheckStatus.Failed, "promoted (not in recovery)", "in recovery",
+                        $"PostgreSQL {version} accepts sessions but is still in recovery; a restore must end promoted. Check the recovery target and the server log.");
+                var timeline = int.Parse(r.GetString(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                return (CheckStatus.Passed, "accepts sessions, promoted", $"PostgreSQL {version}, timeline {timeline}",
+                    $"Connected to {Database}: PostgreSQL {version}, promoted, timeline {timeline}.");
+            }
+            catch (NpgsqlException e) when (clock.Elapsed < deadline && e is not PostgresException { SqlState: "3D000" })
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
+            }
+            catch (PostgresException e) when (e.SqlState == "3D000")
+            {
+                return (CheckStatus.Failed, $"database {Database} exists", "missing",
+                    $"The restored instance has no database '{Database}'. Name a database the backup contains.");
+            }
+        }
+    }
+}
+
+/// <summary>A table's row count is exactly, or within bounds of, what is expected.</summary>
+/// <example><code>new RowCountCheck("shop", "public.orders", 11000, 11000)</code></example>
+public sealed class RowCountCheck : RestoreCheck
+{
+    /// <summary>Creates the check; at least one bound is required.</summary>
+    public RowCountCheck(string database, string table, long? minimum, long? maximum, string? name = null)
+        : base(name ?? $"rows {table}", "row-count", database)
+    {
+        if (minimum is null && maximum is null)
+            throw new ConfigurationException($"The row-count check on {table} has neither a minimum nor a maximum.", "Give an exact count (N) or bounds (MIN..MAX).");
+        if (minimum > maximum)
+            throw new ConfigurationException($"The row-count check on {table} has minimum {minimum} above maximum {maximum}.", "Swap the bounds.");
+        Table = table;
+        Minimum = minimum;
+        Maximum = maximum;
+    }
+
+    /// <summary>Table, optionally schema-qualified.</summary>
+    public string Table { get; }
+    /// <summary>Lowest acceptable count.</summary>
+    public long? Minimum { get; }
+    /// <summary>Highest acceptable count.</summary>
+    public long? Maximum { get; }
+
+    private string Expectation => (Minimum, Maximum) switch
+    {
+        ({ } a, { } b) when a == b => $"exactly {a}",
+        ({ } a, { } b) => $"between {a} and {b}",
+        ({ } a, null) => $"at least {a}",
+        (null, { } b) => $"at most {b}",
+        _ => "any",
+    };
+
+    /// <inheritdoc />
+    protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
+    {
+        var count = Convert.ToInt64(await ReadScalarAsync(context, Database, $"select count(*) from {QuoteQualified(Table)}", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        var ok = (Minimum is null || count >= Minimum) && (Maximum is null || count <= Maximum);
+        return ok
+            ? (CheckStatus.Passed, Expectation, count.ToString(CultureInfo.InvariantCulture), $"{Table} has {count} rows ({Expectation}).")
+            : (CheckStatus.Failed, Expectation, count.ToString(CultureInfo.InvariantCulture),
+                $"{Table} has {count} rows, expected {Expectation}. Either data was lost before the backup or recovery point, or the expectation is stale: compare with the source and update it.");
+    }
+}
+
+/// <summary>A query's single value equals the expected text.</summary>
+/// <example><code>new SqlScalarCheck("no orphans", "shop", "select count(*) from orders o left join customers c on c.id = o.customer_id where c.id is null", "0")</code></example>
+public sealed class SqlScalarCheck(string name, string database, string sql, string expected) : RestoreCheck(name, "sql", database)
+{
+    /// <summary>The query.</summary>
+    public string Sql { get; } = sql;
+    /// <summary>Expected value, compared as text (<c>null</c> for SQL NULL).</summary>
+    public string Expected { get; } = expected;
+
+    /// <inheritdoc />
+    protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
+    {
+        var value = await ReadScalarAsync(context, Database, Sql, cancellationToken).ConfigureAwait(false);
+        var actual = value switch
+        {
+            null => "null",
+            bool b => b ? "true" : "false",
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "null",
+        };
+        return actual == Expected
+            ? (CheckStatus.Passed, Expected, actual, $"{Name}: got {actual} as expected.")
+            : (CheckStatus.Failed, Expected, actual, $"{Name}: expected {Expected} but the restored database returned {actual}. Check the data or update the expectation.");
+    }
+}
+
+/// <summary>Runs checks and collects their results.</summary>
+public static class CheckRunner
+{
+    /// <summary>Runs each check in turn. A check's failure never stops the others.</summary>
+    public static async Task<IReadOnlyList<CheckResult>> RunAsync(IEnumerable<RestoreCheck> checks, CheckContext context,
+        IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
+    {
+        var results = new List<CheckResult>();
+        foreach (var check in checks)
+        {
+            progress?.Report(new DrillProgress(DrillPhase.Checks, $"Checking {check.Name}"));
+            results.Add(await check.RunAsync(context, cancellationToken).ConfigureAwait(false));
+        }
+        return results;
+    }
+}

@@ -1,0 +1,26 @@
+using RestoreOps.Checks;
+using RestoreOps.Local;
+using RestoreOps.Model;
+
+namespace RestoreOps.Drill;
+
+/// <summary>What a drill restores, how it verifies it, and where the evidence goes.</summary>
+public sealed class DrillOptions
+{
+    /// <summary>Finds the backup to restore (the Discover phase). Its time is recorded but is not restore time.</summary>
+    public required Func<CancellationToken, Task<Backup>> DiscoverBackup { get; init; }
+    /// <summary>Where replay stops.</summary>
+    public RecoveryTarget RecoveryTarget { get; init; } = RecoveryTarget.Latest;
+    /// <summary>Checks to run once the restore is ready.</summary>
+    public IReadOnlyList<RestoreCheck> Checks { get; init; } = [];
+    /// <summary>Local restore settings.</summary>
+    public LocalRestoreOptions Restore { get; init; } = new();
+    /// <summary>Per-statement timeout for checks.</summary>
+    public TimeSpan CheckStatementTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Leave the restored instance running after the drill (for a human to look at); a sweep or the user removes it.</summary>
+    public bool Keep { get; init; }
+    /// <summary>Drill id; generated when null.</summary>
+    public string? DrillId { get; init; }
+    /// <summary>The source in the user's words, for the record.</summary>
+    public string? SourceDescription { get; init; }
+}

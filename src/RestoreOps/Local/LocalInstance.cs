@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace RestoreOps.Local;
+
+/// <summary>
+/// A PostgreSQL server process this RestoreOps run started and owns: listening on 127.0.0.1 and a private
+/// unix socket directory only, run as an unprivileged OS account, logging outside its data directory.
+/// </summary>
+/// <example>
+/// <code>
+/// var pg = await LocalInstance.InitializeAsync(binaries, OsAccount.ForPostgres(), "/tmp/work", "postgres", ct);
+/// await pg.StartAsync(new Dictionary&lt;string, string&gt;(), null, ct);
+/// await pg.WaitForConnectionsAsync(TimeSpan.FromSeconds(30), ct);
+/// await pg.StopAsync();
+/// </code>
+/// </example>
+public sealed class LocalInstance : IAsyncDisposable
+{
+    private Process? _process;
+
+    /// <summary>Describes an instance whose directories already exist (created by <see cref="InitializeAsync"/> or a restore).</summary>
+    public LocalInstance(PostgresBinaries binaries, OsAccount account, string dataDirectory, string socketDirectory, string logFile, int port, string superuser)
+    {
+        Binaries = binaries;
+        Account = account;
+        DataDirectory = dataDirectory;
+        SocketDirectory = socketDirectory;
+        LogFile = logFile;
+        Port = port;
+        Superuser = superuser;
+    }
+
+    /// <summary>Server binaries.</summary>
+    public PostgresBinaries Binaries { get; }
+    /// <summary>The OS account the server runs as.</summary>
+    public OsAccount Account { get; }
+    /// <summary>PGDATA.</summary>
+    public string DataDirectory { get; }
+    /// <summary>Private unix socket directory (mode 0700).</summary>
+    public string SocketDirectory { get; }
+    /// <summary>Server log (stderr), outside PGDATA so it never ends up in a backup.</summary>
+    public string LogFile { get; }
+    /// <summary>TCP port on 127.0.0.1; also names the socket file.</summary>
+    public int Port { get; }
+    /// <summary>The superuser role used for RestoreOps' own connections.</summary>
+    public string Superuser { get; }
+    /// <summary>The postmaster's pid while it runs.</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    /// <summary>True while the postmaster runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Completes when the postmaster exits (never, if it was not started).</summary>
+    public Task Exited { get; private set; } = new TaskCompletionSource().Task;
+
+    /// <summary>
+    /// Creates the directory layout under <paramref name="workDirectory"/> (data, run, log) and runs initdb:
+    /// trust on the private unix socket, scram-sha-256 on 127.0.0.1.
+    /// </summary>
+    public static async Task<LocalInstance> InitializeAsync(PostgresBinaries binaries, OsAccount account, string workDirectory,
+        string superuser, CancellationToken cancellationToken)
+    {
+        var layout = CreateLayout(account, workDirectory);
+        var result = await CommandRunner.RunAsync(binaries.Tool("initdb"),
+            ["-D", layout.Data, "-U", superuser, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+            account, MinimalEnvironment(account), cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new InfrastructureException($"initdb for {layout.Data} failed (exit {result.ExitCode}): {result.Tail()}",
+                $"Check that {account.Name} can write to {workDirectory} and that the disk has space.");
+        return new LocalInstance(binaries, account, layout.Data, layout.Run, layout.Log, FreeLoopbackPort(), superuser);
+    }
+
+    /// <summary>Creates data (0700), run (0700) and log directories owned by the account.</summary>
+    public static (string Data, string Run, string Log) CreateLayout(OsAccount account, string workDirectory)
+    {
+        account.CreateDirectory(workDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        const UnixFileMode priv = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        var data = account.CreateDirectory(Path.Combine(workDirectory, "data"), priv);
+        var run = account.CreateDirectory(Path.Combine(workDirectory, "run"), priv);
+        var log = account.CreateDirectory(Path.Combine(workDirectory, "log"), priv);
+        return (data, run, Path.Combine(log, "postgres.log"));
+    }
+
+    /// <summary>A port on 127.0.0.1 nobody listens on right now.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    internal static Dictionary<string, string?> MinimalEnvironment(OsAccount account)
+    {
+        // The server and its restore_command see none of RestoreOps' own environment: no object-store
+        // secrets in /proc/<pid>/environ of processes another account owns.
+        var env = new Dictionary<string, string?>();
+        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>())
+            env[key] = null;
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+        env["HOME"] = account.Home;
+        env["LANG"] = "C.UTF-8";
+        env["LC_ALL"] = "C.UTF-8";
+        return env;
+    }
+
+    /// <summary>
+    /// Starts the postmaster directly (no pg_ctl: it reports "started" at consistency, long before a restore
+    /// is usable, and hides the process). <paramref name="settings"/> go on the command line, which beats
+    /// postgresql.conf and postgresql.auto.conf alike.
+    /// </summary>
+    /// <remarks>Settings are applied in order; some (the recovery targets) depend on it.</remarks>
+    public Task StartAsync(IEnumerable<KeyValuePair<string, string>> settings, IReadOnlyDictionary<string, string?>? environment, CancellationToken cancellationToken)
+    {
+        if (IsRunning) throw new InvalidOperationException("The instance is already running.");
+        var all = new List<KeyValuePair<string, string>>
+        {
+            new("listen_addresses", "127.0.0.1"),
+            new("port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new("unix_socket_directories", SocketDirectory),
+            new("logging_collector", "off"),
+            new("log_destination", "stderr"),
+        };
+        all.AddRange(settings);
+
+        var args = new List<string> { "-c", "exec \"$0\" \"$@\" >>\"$RESTOREOPS_LOG\" 2>&1 </dev/null", Binaries.Tool("postgres"), "-D", DataDirectory };
+        foreach (var (k, v) in all) { args.Add("-c"); args.Add($"{k}={v}"); }
+
+        var env = MinimalEnvironment(Account);
+        env["RESTOREOPS_LOG"] = LogFile;
+        if (environment is not null) foreach (var (k, v) in environment) env[k] = v;
+
+        var psi = CommandRunner.CreateStartInfo("/bin/sh", args, Account, env, DataDirectory);
+        // setsid: a Ctrl+C in the user's terminal reaches RestoreOps, which shuts the server down in order,
+        // instead of reaching the server directly.
+        psi.ArgumentList.Insert(0, psi.FileName);
+        psi.FileName = "setsid";
+        cancellationToken.ThrowIfCancellationRequested();
+        _process = CommandRunner.Start(psi, "PostgreSQL");
+        Exited = _process.WaitForExitAsync(CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Connection settings for RestoreOps' own sessions: the private unix socket, no password needed.</summary>
+    public NpgsqlConnectionStringBuilder ConnectionString(string database = "postgres") => new()
+    {
+        Host = SocketDirectory,
+        Port = Port,
+        Username = Superuser,
+        Database = database,
+        Pooling = false,
+        Timeout = 5,
+        CommandTimeout = 30,
+        ApplicationName = "restoreops",
+    };
+
+    /// <summary>Waits until the server accepts connections, failing fast (with the log's tail) if it exits.</summary>
+    public async Task WaitForConnectionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        await PollAsync(async ct =>
+        {
+            await using var c = new NpgsqlConnection(ConnectionString().ConnectionString);
+            await c.OpenAsync(ct).ConfigureAwait(false);
+            return true;
+        }, timeout, "accept connections", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Repeats <paramref name="attempt"/> until it returns true, the server exits, the timeout passes or the
+    /// work is cancelled. Failed attempts (server still starting) are expected and retried.
+    /// </summary>
+    internal async Task PollAsync(Func<CancellationToken, Task<bool>> attempt, TimeSpan timeout, string goal, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(20);
+        Exception? last = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Exited.IsCompleted)
+                throw new RestoreFailedException(
+                    $"PostgreSQL exited (code {_process?.ExitCode}) before it could {goal}.",
+                    "The server log below names the cause.", details: "Server log (last lines):\n" + LogTail());
+            try
+            {
+                if (await attempt(cancellationToken).ConfigureAwait(false)) return;
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or SocketException or TimeoutException)
+            {
+                last = e;
+            }
+            if (deadline.Elapsed > timeout)
+                throw new RestoreFailedException(
+                    $"PostgreSQL did not {goal} within {timeout.TotalSeconds:0} s (last error: {last?.Message ?? "none"}).",
+                    "Raise the timeout if replay was still progressing; otherwise the server log below names the cause.",
+                    details: "Server log (last lines):\n" + LogTail());
+            // Wake on server exit too, so a crash is reported at once rather than after the delay.
+            await Task.WhenAny(Task.Delay(delay, cancellationToken), Exited).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 250));
+        }
+    }
+
+    /// <summary>The last lines of the server log.</summary>
+    public string LogTail(int lines = 25)
+    {
+        try
+        {
+            if (!File.Exists(LogFile)) return "(no server log was written)";
+            var all = File.ReadAllLines(LogFile);
+            return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
+        }
+        catch (IOException e)
+        {
+            return $"(server log unreadable: {e.Message})";
+        }
+    }
+
+    /// <summary>
+    /// Stops the server: fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL if it still will not go.
+    /// Returns what it had to do.
+    /// </summary>
+    public async Task<string?> StopAsync(TimeSpan? grace = null)
+    {
+        if (_process is null || _process.HasExited) return null;
+        var pid = _process.Id;
+        var wait = grace ?? TimeSpan.FromSeconds(30);
+        foreach (var (signal, name) in new[] { (Native.SIGINT, "fast shutdown"), (Native.SIGQUIT, "immediate shutdown"), (Native.SIGKILL, "kill") })
+        {
+            Native.Signal(pid, signal);
+            if (await Task.WhenAny(Exited, Task.Delay(wait)).ConfigureAwait(false) == Exited)
+                return $"postgres pid {pid} stopped ({name})";
+            wait = TimeSpan.FromSeconds(10);
+        }
+        return $"postgres pid {pid} did not exit after SIGKILL";
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _process?.Dispose();
+    }
+}

@@ -1,0 +1,570 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Npgsql;
+using RestoreOps.Backups;
+using RestoreOps.Model;
+using RestoreOps.Wal;
+
+namespace RestoreOps.Local;
+
+/// <summary>
+/// A backup restored into an ephemeral PostgreSQL on this machine: an isolated working directory, the base
+/// backup unpacked, WAL fetched ahead in parallel, replay to the recovery target, promotion, and a generated
+/// password. <see cref="RemoveAsync"/> takes it all away again and says what it removed.
+/// </summary>
+/// <example>
+/// <code>
+/// var restore = LocalRestore.Create(backup, RecoveryTarget.Latest, new LocalRestoreOptions(), drillId);
+/// try { await restore.RunAsync(progress, ct); /* connect with restore.AdminConnectionString("app") */ }
+/// finally { var outcome = await restore.RemoveAsync(); }
+/// </code>
+/// </example>
+public sealed partial class LocalRestore : IAsyncDisposable
+{
+    private readonly LocalRestoreOptions _options;
+    private readonly string _password = ScramVerifier.NewPassword();
+    private LocalInstance? _instance;
+    private CancellationTokenSource? _prefetchStop;
+    private Task? _prefetchTask;
+    private WalRestorePlan? _plan;
+    private bool _removed;
+
+    private LocalRestore(RestoreCluster cluster, LocalRestoreOptions options)
+    {
+        Cluster = cluster;
+        _options = options;
+    }
+
+    /// <summary>The restore target, as the pipeline sees it.</summary>
+    public RestoreCluster Cluster { get; }
+
+    /// <summary>The WAL prefetcher of a base-backup restore, for measurements.</summary>
+    public WalPrefetcher? Prefetcher { get; private set; }
+
+    /// <summary>The running instance, once started.</summary>
+    public LocalInstance? Instance => _instance;
+
+    /// <summary>Prepares a restore (nothing is created yet). Rejects targets the backup cannot reach.</summary>
+    public static LocalRestore Create(Backup backup, RecoveryTarget target, LocalRestoreOptions options, string drillId)
+    {
+        if (backup.Status != BackupStatus.Done)
+            throw new ConfigurationException($"Backup {backup.Id} has status {backup.Status}; only finished (DONE) backups can be restored.",
+                "Choose a DONE backup (the catalogue lists them first).");
+        if (backup.SourceKind == BackupSourceKind.LocalDump && target.Kind is not (RecoveryTargetKind.Latest or RecoveryTargetKind.Immediate))
+            throw new ConfigurationException($"A pg_dump file has no WAL, so it cannot be restored to {target}.",
+                "Leave the recovery target out for dumps, or restore a base backup with its WAL archive.");
+        if (target.Time is { } t && backup.EndTime is { } end && t < end)
+            throw new ConfigurationException(
+                $"The recovery target time {t:yyyy-MM-dd HH:mm:ss.ffffff}Z is before backup {backup.Id} ended ({end:yyyy-MM-dd HH:mm:ss}Z); a backup can only be rolled forward from its end.",
+                "Choose a backup that ended before the target (an older one), or a later target time.");
+        if (target.Kind == RecoveryTargetKind.Lsn && backup.EndLsn is { } endLsn && Lsn.TryParse(endLsn, out var e) && Lsn.Parse(target.Value!) < e)
+            throw new ConfigurationException(
+                $"The recovery target LSN {target.Value} is before backup {backup.Id} became consistent ({endLsn}).",
+                "Choose an older backup or a later LSN.");
+
+        var workRoot = options.WorkRoot ?? Path.GetTempPath();
+        var name = $"restoreops-{drillId}";
+        var work = Path.Combine(workRoot, name);
+        var now = DateTimeOffset.UtcNow;
+        var cluster = new RestoreCluster
+        {
+            Name = name,
+            DrillId = drillId,
+            Kind = RestoreTargetKind.Local,
+            Purpose = options.Purpose,
+            Backup = backup,
+            RecoveryTarget = target,
+            CreatedAt = now,
+            ExpiresAt = options.Purpose == RestorePurpose.Drill ? now + options.Expiry : null,
+            WorkDirectory = work,
+        };
+        return new LocalRestore(cluster, options);
+    }
+
+    /// <summary>Connection settings for RestoreOps' own sessions (private unix socket).</summary>
+    public NpgsqlConnectionStringBuilder AdminConnectionString(string? database = null) =>
+        (_instance ?? throw new InvalidOperationException("The restore has not started.")).ConnectionString(database ?? Cluster.Connection?.Database ?? "postgres");
+
+    /// <summary>Connection settings a client would use: 127.0.0.1 with the generated password. Never logged or serialised.</summary>
+    public NpgsqlConnectionStringBuilder ClientConnectionString(string? database = null)
+    {
+        var b = AdminConnectionString(database);
+        b.Host = "127.0.0.1";
+        b.Password = _password;
+        return b;
+    }
+
+    /// <summary>Restores, replays and promotes. On failure the work directory stays until <see cref="RemoveAsync"/>.</summary>
+    public async Task RunAsync(IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
+    {
+        var backup = Cluster.Backup;
+        var work = Cluster.WorkDirectory!;
+        OsAccount account = null!;
+        PostgresBinaries binaries = null!;
+        try
+        {
+            await PhaseAsync(DrillPhase.Provision, async () =>
+            {
+                progress?.Report(new DrillProgress(DrillPhase.Provision, "Preparing an isolated local instance"));
+                account = OsAccount.ForPostgres(_options.OsUser);
+                binaries = await PostgresBinaries.FindAsync(backup.PostgresMajorVersion, _options.PostgresBinDirectory, cancellationToken).ConfigureAwait(false);
+                if (Directory.Exists(work))
+                    throw new ConfigurationException($"The work directory {work} already exists.", "Use a new drill id, or remove the directory left by an earlier run.");
+                return $"{binaries}, runs as {account.Name}";
+            }).ConfigureAwait(false);
+
+            if (backup.SourceKind == BackupSourceKind.LocalDump)
+                await RestoreDumpAsync(binaries, account, progress, cancellationToken).ConfigureAwait(false);
+            else
+                await RestoreBaseBackupAsync(binaries, account, progress, cancellationToken).ConfigureAwait(false);
+
+            await PhaseAsync(DrillPhase.Ready, async () =>
+            {
+                await ProveReadyAsync(cancellationToken).ConfigureAwait(false);
+                return $"accepting read/write sessions on 127.0.0.1:{_instance!.Port}";
+            }).ConfigureAwait(false);
+            Cluster.Phase = RestoreClusterPhase.Ready;
+        }
+        catch
+        {
+            Cluster.Phase = RestoreClusterPhase.Failed;
+            throw;
+        }
+    }
+
+    private async Task RestoreDumpAsync(PostgresBinaries binaries, OsAccount account, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        var dump = Cluster.Backup.Location.DumpFile!;
+        var database = Cluster.Backup.Name ?? "postgres";
+        await PhaseAsync(DrillPhase.BaseRestore, async () =>
+        {
+            progress?.Report(new DrillProgress(DrillPhase.BaseRestore, $"Restoring {Path.GetFileName(dump)} into a fresh instance"));
+            Directory.CreateDirectory(Path.GetDirectoryName(Cluster.WorkDirectory!)!);
+            _instance = await LocalInstance.InitializeAsync(binaries, account, Cluster.WorkDirectory!, _options.Superuser, ct).ConfigureAwait(false);
+            await _instance.StartAsync(new Dictionary<string, string> { ["archive_mode"] = "off" }, null, ct).ConfigureAwait(false);
+            Cluster.ProcessId = _instance.ProcessId;
+            await _instance.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+            var conn = _instance.ConnectionString();
+            var args = new List<string> { "-h", conn.Host!, "-p", conn.Port.ToString(CultureInfo.InvariantCulture), "-U", conn.Username!, "--exit-on-error",
+                // A dump carries no roles; ownership and grants would fail on a fresh instance.
+                "--no-owner", "--no-privileges", "-j", "2" };
+            if (database == "postgres") args.AddRange(["-d", "postgres"]);
+            else args.AddRange(["-C", "-d", "postgres"]);
+            args.Add(dump);
+            var r = await CommandRunner.RunAsync(binaries.Tool("pg_restore"), args, null, new Dictionary<string, string?> { ["PGPASSWORD"] = null }, ct).ConfigureAwait(false);
+            if (r.ExitCode != 0)
+                throw new RestoreFailedException($"pg_restore of {dump} failed (exit {r.ExitCode}): {r.Tail(8)}",
+                    "The dump is damaged or needs objects (extensions, roles) this instance lacks; the lines above name them.");
+            return $"database {database} restored by pg_restore";
+        }).ConfigureAwait(false);
+        Cluster.Connection = Connection(database);
+    }
+
+    private async Task RestoreBaseBackupAsync(PostgresBinaries binaries, OsAccount account, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        var backup = Cluster.Backup;
+        var work = Cluster.WorkDirectory!;
+        using var content = BackupContent.Open(backup, _options.ObjectStore);
+        string data = null!, run = null!, log = null!, spool = null!, conf = null!, tablespaces = null!;
+        var symlinks = new Dictionary<string, string>(StringComparer.Ordinal);
+        var tablespaceOids = new List<string>();
+
+        await PhaseAsync(DrillPhase.Download, async () =>
+        {
+            Cluster.Phase = RestoreClusterPhase.Downloading;
+            Directory.CreateDirectory(Path.GetDirectoryName(work)!);
+            (data, run, log) = LocalInstance.CreateLayout(account, work);
+            const UnixFileMode shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+            spool = account.CreateDirectory(Path.Combine(work, "wal-spool"), shared);
+            conf = account.CreateDirectory(Path.Combine(work, "conf"), shared);
+            tablespaces = account.CreateDirectory(Path.Combine(work, "tablespaces"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+            // Plan and start fetching WAL first: it downloads while the base backup does.
+            if (content.WalArchive is { } walArchive)
+            {
+                progress?.Report(new DrillProgress(DrillPhase.Download, $"Listing WAL in {walArchive.Description}"));
+                _plan = await WalRestorePlan.CreateAsync(walArchive, backup, ct).ConfigureAwait(false);
+                if (_plan.FirstGapAfterBackup is { } gap && Cluster.RecoveryTarget.Kind == RecoveryTargetKind.Latest)
+                    throw new RestoreFailedException(
+                        $"The WAL archive {walArchive.Description} has a gap: segment {gap} is missing although later segments (up to {_plan.LastSegment}) exist. Replay would stop at the gap and silently lose everything after it.",
+                        "Find out why the archiver skipped it (pg_stat_archiver, the archive's lifecycle rules); until then the newest recoverable point is just before the gap: restore with a target time before it.");
+                Prefetcher = new WalPrefetcher(walArchive, _plan, spool, _options.WalParallelism);
+                Prefetcher.Prepare();
+                _prefetchStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var prefetcher = Prefetcher;
+                var stop = _prefetchStop.Token;
+                _prefetchTask = Task.Run(() => prefetcher.RunAsync(null, stop), CancellationToken.None);
+            }
+
+            long bytes = 0;
+            var entries = 0;
+            foreach (var archive in content.Archives)
+            {
+                progress?.Report(new DrillProgress(DrillPhase.Download, $"Downloading and unpacking {archive.Name}"));
+                var destination = archive.Role switch
+                {
+                    ArchiveRole.Data => data,
+                    ArchiveRole.Wal => Path.Combine(data, "pg_wal"),
+                    _ => Path.Combine(tablespaces, archive.TablespaceOid!),
+                };
+                Directory.CreateDirectory(destination);
+                if (archive.Role == ArchiveRole.Tablespace) tablespaceOids.Add(archive.TablespaceOid!);
+                await using var stream = await archive.Open(ct).ConfigureAwait(false);
+                var stats = await TarUnpacker.UnpackAsync(stream, destination, archive.Name, ct).ConfigureAwait(false);
+                bytes += stats.Bytes;
+                entries += stats.Entries;
+                if (archive.Role == ArchiveRole.Data)
+                    foreach (var (k, v) in stats.Symlinks) symlinks[k] = v;
+            }
+            foreach (var required in new[] { "PG_VERSION", "global/pg_control" })
+                if (!File.Exists(Path.Combine(data, required)))
+                    throw new RestoreFailedException(
+                        $"The base backup of {backup.Id} is incomplete: {required} is missing after unpacking {content.Archives.Count} archive(s) ({entries} entries, {bytes:N0} bytes). The archive is empty or truncated.",
+                        "Take a new backup and check the stored archive's size against what the backup tool reported.");
+            return $"{content.Archives.Count} archive(s), {entries} entries, {bytes:N0} bytes";
+        }).ConfigureAwait(false);
+
+        string[] settingsLog = [];
+        List<KeyValuePair<string, string>> settings = null!;
+        await PhaseAsync(DrillPhase.BaseRestore, async () =>
+        {
+            Cluster.Phase = RestoreClusterPhase.Replaying;
+            var version = (await File.ReadAllTextAsync(Path.Combine(data, "PG_VERSION"), ct).ConfigureAwait(false)).Trim();
+            if (version != binaries.MajorVersion.ToString(CultureInfo.InvariantCulture))
+                throw new InfrastructureException($"The backup is from PostgreSQL {version}, but the binaries found are {binaries.Version}.",
+                    $"Install PostgreSQL {version} or pass --pg-bin with its bin directory.");
+            PrepareDataDirectory(data, tablespaces, symlinks, tablespaceOids);
+            account.Own(data, recursive: true);
+            account.Own(tablespaces, recursive: true);
+            File.SetUnixFileMode(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var control = await ControlData.ReadAsync(binaries, account, data, ct).ConfigureAwait(false);
+            settings = RecoverySettings(conf, spool, control);
+            settingsLog = settings.Select(kv => $"{kv.Key}={kv.Value}").ToArray();
+            return $"recovery target {Cluster.RecoveryTarget}";
+        }).ConfigureAwait(false);
+
+        _instance = new LocalInstance(binaries, account, data, run, log, LocalInstance.FreeLoopbackPort(), _options.Superuser);
+        await PhaseAsync(DrillPhase.WalReplay, async () =>
+        {
+            progress?.Report(new DrillProgress(DrillPhase.WalReplay, "Replaying WAL", null, $"target {Cluster.RecoveryTarget}"));
+            await _instance.StartAsync(settings, null, ct).ConfigureAwait(false);
+            Cluster.ProcessId = _instance.ProcessId;
+            await WaitUntilPromotedAsync(progress, ct).ConfigureAwait(false);
+            await StopPrefetchAsync().ConfigureAwait(false);
+            await ReadAchievedPointAsync(ct).ConfigureAwait(false);
+            var p = Prefetcher;
+            return p is null ? "no WAL archive" : $"{p.FilesFetched} WAL file(s) fetched ({p.BytesFetched:N0} bytes) of {_plan!.Files.Count} planned; replay ended at {Cluster.AchievedRecoveryLsn}";
+        }).ConfigureAwait(false);
+        Cluster.Connection = Connection("postgres");
+    }
+
+    private ConnectionInfo Connection(string database) => new()
+    {
+        Host = "127.0.0.1",
+        Port = _instance!.Port,
+        Username = _options.Superuser,
+        Database = database,
+        SocketDirectory = _instance.SocketDirectory,
+    };
+
+    private static void PrepareDataDirectory(string data, string tablespaces, Dictionary<string, string> symlinks, List<string> tablespaceOids)
+    {
+        // A backup taken from a standby (CNPG's default target) carries standby.signal: left in place, the
+        // copy would stay a standby forever. recovery.conf makes PostgreSQL 12+ refuse to start.
+        foreach (var leftover in new[] { "standby.signal", "recovery.signal", "recovery.conf", "postmaster.pid", "postmaster.opts" })
+            File.Delete(Path.Combine(data, leftover));
+        File.WriteAllBytes(Path.Combine(data, "recovery.signal"), []);
+        foreach (var dir in new[] { "pg_wal", "pg_wal/archive_status", "pg_tblspc", "pg_replslot", "pg_stat_tmp", "pg_notify", "pg_serial", "pg_snapshots", "pg_subtrans", "pg_logical", "pg_logical/snapshots", "pg_logical/mappings", "pg_commit_ts", "pg_dynshmem", "pg_twophase" })
+            Directory.CreateDirectory(Path.Combine(data, dir));
+
+        // Tablespaces go inside the work directory, never to the source machine's paths.
+        var map = Path.Combine(data, "tablespace_map");
+        var mapped = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (File.Exists(map))
+        {
+            foreach (var line in File.ReadAllLines(map).Where(l => l.Length > 0))
+            {
+                var space = line.IndexOf(' ');
+                if (space > 0) mapped[line[..space]] = line[(space + 1)..];
+            }
+        }
+        foreach (var link in symlinks.Keys.Where(k => k.StartsWith("pg_tblspc/", StringComparison.Ordinal)))
+            mapped.TryAdd(link["pg_tblspc/".Length..], symlinks[link]);
+        foreach (var (oid, original) in mapped)
+            if (!tablespaceOids.Contains(oid))
+                throw new RestoreFailedException($"The backup uses tablespace {oid} (originally at {original}) but holds no archive for it ({oid}.tar).",
+                    "The backup is incomplete; take a new one that includes every tablespace.");
+        foreach (var oid in tablespaceOids)
+        {
+            var link = Path.Combine(data, "pg_tblspc", oid);
+            if (Directory.Exists(link) && new DirectoryInfo(link).LinkTarget is null) Directory.Delete(link, true);
+            else File.Delete(link);
+            File.CreateSymbolicLink(link, Path.Combine(tablespaces, oid));
+        }
+        if (File.Exists(map))
+            File.WriteAllLines(map, tablespaceOids.Select(oid => $"{oid} {Path.Combine(tablespaces, oid)}"));
+    }
+
+    private List<KeyValuePair<string, string>> RecoverySettings(string conf, string spool, ControlData control)
+    {
+        var script = Path.Combine(conf, "restore_wal.sh");
+        File.WriteAllText(script, WalPrefetcher.RestoreScript(spool));
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var hba = Path.Combine(conf, "pg_hba.conf");
+        File.WriteAllText(hba, """
+            # Written by RestoreOps. The unix socket directory is private (0700), so trust there reaches only
+            # RestoreOps and the instance's own account; TCP is loopback-only and needs the generated password.
+            local   all   all                  trust
+            host    all   all   127.0.0.1/32   scram-sha-256
+
+            """);
+        var ident = Path.Combine(conf, "pg_ident.conf");
+        File.WriteAllText(ident, "");
+        var config = Path.Combine(conf, "postgresql.conf");
+        File.WriteAllText(config, "# RestoreOps passes every setting of this restore on the postgres command line.\n");
+
+        var target = Cluster.RecoveryTarget;
+        var s = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            // The source's own configuration is not used: it names its machine's paths, ports, archive
+            // destination and preload libraries. postgresql.auto.conf is still read, so everything that
+            // matters for safety is set here, on the command line, where it wins.
+            ["config_file"] = config,
+            ["hba_file"] = hba,
+            ["ident_file"] = ident,
+            ["archive_mode"] = "off",
+            ["archive_command"] = "",
+            ["primary_conninfo"] = "",
+            ["primary_slot_name"] = "",
+            ["synchronous_standby_names"] = "",
+            ["hot_standby"] = "on",
+            ["restore_command"] = $"/bin/sh {CommandRunner.ShellQuote(script)} %f %p",
+            ["recovery_target_action"] = "promote",
+            ["recovery_target_timeline"] = "latest",
+            // Every target is cleared (over any left in postgresql.auto.conf) before the chosen one is set:
+            // PostgreSQL rejects a second target when its setting is applied after another, even an empty one.
+            ["recovery_target"] = "",
+            ["recovery_target_time"] = "",
+            ["recovery_target_lsn"] = "",
+            ["recovery_target_xid"] = "",
+            ["recovery_target_name"] = "",
+            ["recovery_target_inclusive"] = target.Inclusive ? "on" : "off",
+            ["log_line_prefix"] = "%m [%p] ",
+            ["log_timezone"] = "UTC",
+            ["timezone"] = "UTC",
+            ["shared_preload_libraries"] = "",
+        };
+        foreach (var (k, v) in control.StandbyMinimums()) s[k] = v;
+        var chosen = target.Kind switch
+        {
+            RecoveryTargetKind.Immediate => ("recovery_target", "immediate"),
+            RecoveryTargetKind.Time => ("recovery_target_time", target.Value!),
+            RecoveryTargetKind.Lsn => ("recovery_target_lsn", target.Value!),
+            RecoveryTargetKind.Xid => ("recovery_target_xid", target.Value!),
+            RecoveryTargetKind.Name => ("recovery_target_name", target.Value!),
+            _ => ((string, string)?)null,
+        };
+        var ordered = s.Where(kv => kv.Key != chosen?.Item1).ToList();
+        if (chosen is { } c) ordered.Add(new(c.Item1, c.Item2)); // last: applied after the clearing above
+        return ordered;
+    }
+
+    private async Task WaitUntilPromotedAsync(IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        var instance = _instance!;
+        try
+        {
+            await instance.PollAsync(async token =>
+            {
+                await using var c = new NpgsqlConnection(instance.ConnectionString().ConnectionString);
+                await c.OpenAsync(token).ConfigureAwait(false);
+                await using var cmd = new NpgsqlCommand("select pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, '')", c);
+                await using var r = await cmd.ExecuteReaderAsync(token).ConfigureAwait(false);
+                await r.ReadAsync(token).ConfigureAwait(false);
+                var inRecovery = r.GetBoolean(0);
+                if (inRecovery)
+                    progress?.Report(new DrillProgress(DrillPhase.WalReplay, "Replaying WAL", null,
+                        $"replayed to {r.GetString(1)}; {Prefetcher?.FilesFetched ?? 0}/{_plan?.Files.Count ?? 0} WAL files fetched"));
+                return !inRecovery;
+            }, _options.ReadyTimeout, "finish recovery and promote", ct).ConfigureAwait(false);
+        }
+        catch (RestoreFailedException) when (instance.Exited.IsCompleted)
+        {
+            throw Diagnose(instance.LogTail(40));
+        }
+    }
+
+    private RestoreOpsException Diagnose(string log)
+    {
+        var target = Cluster.RecoveryTarget;
+        var details = "Server log (last lines):\n" + log;
+        var fetchError = FetchError().Match(log);
+        if (fetchError.Success)
+            return new InfrastructureException($"Replay stopped because WAL could not be fetched: {fetchError.Groups[1].Value.Trim()}.",
+                "Check the object store's reachability and credentials, then run the drill again.", details: details);
+        if (log.Contains("recovery ended before configured recovery target was reached", StringComparison.Ordinal))
+        {
+            var gap = _plan?.FirstGapAfterBackup is { } g ? $" The archive is missing segment {g}, so replay cannot pass it." : "";
+            var last = _plan?.LastSegment is { } l ? $" The newest archived segment is {l}." : "";
+            return new RestoreFailedException(
+                $"Replay reached the end of the archived WAL before the recovery target ({target}).{gap}{last}",
+                target.Kind == RecoveryTargetKind.Name
+                    ? "Check the restore point's name (pg_create_restore_point) and that the WAL holding it was archived."
+                    : "Choose an earlier target, or archive the WAL that holds the target (on the source: SELECT pg_switch_wal()).", details: details);
+        }
+        if (log.Contains("requested recovery stop point is before consistent recovery point", StringComparison.Ordinal))
+            return new ConfigurationException($"The recovery target ({target}) lies before backup {Cluster.Backup.Id} became consistent.",
+                "Choose an older backup or a later target.", details: details);
+        if (log.Contains("insufficient parameter settings", StringComparison.Ordinal))
+            return new RestoreFailedException("The restored server refused to replay: the source ran with larger settings than the restore.",
+                "Report this: RestoreOps copies those settings from pg_control and should have matched them.", details: details);
+        return new RestoreFailedException("PostgreSQL stopped during recovery.", "The server log below names the cause.", details: details);
+    }
+
+    [GeneratedRegex(@"RestoreOps could not fetch (.+)")]
+    private static partial Regex FetchError();
+
+    [GeneratedRegex(@"last completed transaction was at log time (.+)")]
+    private static partial Regex LastTransaction();
+
+    [GeneratedRegex(@"redo done at ([0-9A-F]+/[0-9A-F]+)")]
+    private static partial Regex RedoDone();
+
+    private async Task ReadAchievedPointAsync(CancellationToken ct)
+    {
+        await using var c = new NpgsqlConnection(_instance!.ConnectionString().ConnectionString);
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(
+            "select pg_last_xact_replay_timestamp(), substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", c);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        if (!r.IsDBNull(0)) Cluster.AchievedRecoveryTime = new DateTimeOffset(r.GetFieldValue<DateTime>(0), TimeSpan.Zero);
+        Cluster.Timeline = int.Parse(r.GetString(1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        var log = _instance.LogTail(400);
+        if (RedoDone().Match(log) is { Success: true } m) Cluster.AchievedRecoveryLsn = m.Groups[1].Value;
+        if (Cluster.AchievedRecoveryTime is null && LastTransaction().Match(log) is { Success: true } t
+            && DateTimeOffset.TryParse(t.Groups[1].Value.Replace(" UTC", "Z"), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var at))
+            Cluster.AchievedRecoveryTime = at;
+    }
+
+    private async Task ProveReadyAsync(CancellationToken ct)
+    {
+        // The password is set as a SCRAM verifier: the clear text never reaches the server or its log.
+        await using (var admin = new NpgsqlConnection(AdminConnectionString("postgres").ConnectionString))
+        {
+            await admin.OpenAsync(ct).ConfigureAwait(false);
+            var role = new NpgsqlCommandBuilder().QuoteIdentifier(_options.Superuser);
+            await using var cmd = new NpgsqlCommand($"alter role {role} password '{ScramVerifier.Create(_password)}'", admin);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        // Prove the path a user takes (TCP, password) and that the server accepts writes (an xid is assigned).
+        await using var client = new NpgsqlConnection(ClientConnectionString("postgres").ConnectionString);
+        await client.OpenAsync(ct).ConfigureAwait(false);
+        await using var probe = new NpgsqlCommand("select pg_is_in_recovery(), txid_current()", client);
+        await using var r = await probe.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await r.ReadAsync(ct).ConfigureAwait(false);
+        if (r.GetBoolean(0))
+            throw new RestoreFailedException("The restored server is still in recovery after promotion was reported.", "See the server log.");
+    }
+
+    private async Task StopPrefetchAsync()
+    {
+        if (_prefetchStop is null) return;
+        await _prefetchStop.CancelAsync().ConfigureAwait(false);
+        try { if (_prefetchTask is not null) await _prefetchTask.ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        _prefetchStop.Dispose();
+        _prefetchStop = null;
+    }
+
+    private async Task<T> PhaseAsync<T>(DrillPhase phase, Func<Task<T>> work)
+    {
+        var timing = new PhaseTiming { Phase = phase, StartedAt = DateTimeOffset.UtcNow };
+        Cluster.Phases.Add(timing);
+        try
+        {
+            var result = await work().ConfigureAwait(false);
+            timing.Succeeded = true;
+            timing.Detail = result?.ToString();
+            return result;
+        }
+        catch (Exception e)
+        {
+            timing.Detail = e is OperationCanceledException ? "cancelled" : e.Message.Split('\n')[0];
+            throw;
+        }
+        finally
+        {
+            timing.EndedAt = DateTimeOffset.UtcNow;
+        }
+    }
+
+    /// <summary>
+    /// Stops the instance and the WAL fetch and deletes the work directory, then checks that no process,
+    /// port or directory is left. Safe to call more than once, after any failure, and after cancellation.
+    /// </summary>
+    public async Task<CleanupOutcome> RemoveAsync()
+    {
+        var outcome = new CleanupOutcome();
+        if (_removed) { outcome.Succeeded = true; return outcome; }
+        await StopPrefetchAsync().ConfigureAwait(false);
+        var pid = _instance?.ProcessId;
+        var port = _instance?.Port;
+        if (_instance is not null)
+        {
+            try
+            {
+                if (await _instance.StopAsync().ConfigureAwait(false) is { } stopped) outcome.Removed.Add(stopped);
+            }
+            catch (Exception e)
+            {
+                outcome.Problems.Add($"stopping postgres: {e.Message}");
+            }
+        }
+        var work = Cluster.WorkDirectory!;
+        if (Directory.Exists(work))
+        {
+            try
+            {
+                Directory.Delete(work, recursive: true);
+                outcome.Removed.Add($"directory {work}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                outcome.Problems.Add($"deleting {work}: {e.Message}");
+            }
+        }
+        if (pid is { } p && Native.ProcessExists(p)) outcome.Problems.Add($"process {p} is still running");
+        if (port is { } tcp && IsListening(tcp)) outcome.Problems.Add($"port {tcp} on 127.0.0.1 is still listening");
+        if (Directory.Exists(work)) outcome.Problems.Add($"directory {work} still exists");
+        outcome.Succeeded = outcome.Problems.Count == 0;
+        _removed = outcome.Succeeded;
+        if (outcome.Succeeded) Cluster.Phase = RestoreClusterPhase.Removed;
+        Cluster.ProcessId = null;
+        return outcome;
+    }
+
+    internal static bool IsListening(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(System.Net.IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_options.Purpose == RestorePurpose.Drill) await RemoveAsync().ConfigureAwait(false);
+    }
+}

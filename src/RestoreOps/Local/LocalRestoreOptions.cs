@@ -1,0 +1,27 @@
+using RestoreOps.Model;
+using RestoreOps.ObjectStore;
+
+namespace RestoreOps.Local;
+
+/// <summary>Settings of a local restore. Every one has a default that works on a fresh machine.</summary>
+public sealed class LocalRestoreOptions
+{
+    /// <summary>Parent of the restore's working directory (default: the system temp directory).</summary>
+    public string? WorkRoot { get; init; }
+    /// <summary>OS account that runs PostgreSQL when RestoreOps is root (default <c>postgres</c>).</summary>
+    public string? OsUser { get; init; }
+    /// <summary>Directory of the PostgreSQL binaries to use (default: PG_BIN, PATH, /usr/lib/postgresql/&lt;major&gt;/bin).</summary>
+    public string? PostgresBinDirectory { get; init; }
+    /// <summary>WAL files fetched at once ahead of replay.</summary>
+    public int WalParallelism { get; init; } = 8;
+    /// <summary>How long replay may take before the restore is declared failed.</summary>
+    public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Drill (removed afterwards) or recovery (kept).</summary>
+    public RestorePurpose Purpose { get; init; } = RestorePurpose.Drill;
+    /// <summary>Superuser role RestoreOps connects as.</summary>
+    public string Superuser { get; init; } = "postgres";
+    /// <summary>Object-store access for Barman Cloud backups.</summary>
+    public ObjectStoreOptions? ObjectStore { get; init; }
+    /// <summary>How long a drill target may live before a sweep removes it.</summary>
+    public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+}
