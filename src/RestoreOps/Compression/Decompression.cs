@@ -158,7 +158,8 @@ internal sealed class VerifiedGZipStream : Stream
         if (_verified) return;
         _source.Drain();
         if (_source.TotalRead < 18 || _source.TrailerLength != (uint)_length)
-            throw new IOException(
+            // InvalidDataException, not IOException: damaged data is the backup's fault, not the network's.
+            throw new InvalidDataException(
                 $"The gzip data ended before its end-of-stream trailer after {_source.TotalRead} compressed bytes ({_length} bytes decompressed): the file is truncated or damaged.");
         _verified = true;
     }
@@ -247,7 +248,7 @@ internal sealed class VerifiedGZipStream : Stream
 /// <summary>
 /// Reads the standard output of <c>xz -dc</c> / <c>zstd -dc</c> / <c>lz4 -dc</c> while a background task feeds
 /// the compressed input into its standard input. A non-zero exit (corrupt or truncated input) surfaces as an
-/// <see cref="IOException"/> at the end of the stream, so a damaged archive can never look like a short one.
+/// <see cref="InvalidDataException"/> at the end of the stream, so a damaged archive can never look like a short one.
 /// </summary>
 internal sealed class ExternalDecompressorStream : Stream
 {
@@ -369,7 +370,7 @@ internal sealed class ExternalDecompressorStream : Stream
         catch (Exception ex) { feedError = ex; }
         var stderr = await _stderr.ConfigureAwait(false);
         if (_process.ExitCode != 0)
-            throw new IOException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).", feedError);
+            throw new InvalidDataException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).", feedError);
         if (feedError is not null)
             throw new IOException($"Reading the compressed input for {_program} failed: {feedError.Message}", feedError);
     }

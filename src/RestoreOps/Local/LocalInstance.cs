@@ -49,6 +49,8 @@ public sealed class LocalInstance : IAsyncDisposable
     public string Superuser { get; }
     /// <summary>The postmaster's pid while it runs.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    /// <summary>The postmaster's pid, kept after it exits (for checks that it is really gone).</summary>
+    public int? LastProcessId { get; private set; }
     /// <summary>True while the postmaster runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
@@ -139,6 +141,7 @@ public sealed class LocalInstance : IAsyncDisposable
         psi.FileName = "setsid";
         cancellationToken.ThrowIfCancellationRequested();
         _process = CommandRunner.Start(psi, "PostgreSQL");
+        LastProcessId = _process.Id;
         Exited = _process.WaitForExitAsync(CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -156,11 +159,51 @@ public sealed class LocalInstance : IAsyncDisposable
         ApplicationName = "restoreops",
     };
 
+    private long _logOffset;
+    private string _logCarry = "";
+    private readonly HashSet<string> _logMarkersSeen = new(StringComparer.Ordinal);
+
+    /// <summary>Server log lines that say what state the server is in.</summary>
+    internal static class LogMarker
+    {
+        public const string ReadOnlyReady = "database system is ready to accept read-only connections";
+        public const string Ready = "database system is ready to accept connections";
+    }
+
+    /// <summary>
+    /// True once the server has logged <paramref name="marker"/>. Reads only what was appended since the last
+    /// call, so watching a long replay's log stays cheap. Connecting before the server says it is ready would
+    /// only fill its log with "not yet accepting connections" errors that bury the real diagnosis.
+    /// </summary>
+    internal bool HasLogged(string marker)
+    {
+        if (_logMarkersSeen.Contains(marker)) return true;
+        try
+        {
+            using var f = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (f.Length > _logOffset)
+            {
+                f.Seek(_logOffset, SeekOrigin.Begin);
+                using var reader = new StreamReader(f);
+                var text = _logCarry + reader.ReadToEnd();
+                _logOffset = f.Length;
+                foreach (var m in new[] { LogMarker.ReadOnlyReady, LogMarker.Ready })
+                    if (text.Contains(m, StringComparison.Ordinal)) _logMarkersSeen.Add(m);
+                // Keep the unfinished last line: a marker may be split across two reads.
+                _logCarry = text[(text.LastIndexOf('\n') + 1)..];
+            }
+        }
+        catch (FileNotFoundException) { }
+        catch (DirectoryNotFoundException) { }
+        return _logMarkersSeen.Contains(marker);
+    }
+
     /// <summary>Waits until the server accepts connections, failing fast (with the log's tail) if it exits.</summary>
     public async Task WaitForConnectionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         await PollAsync(async ct =>
         {
+            if (!HasLogged(LogMarker.Ready)) return false;
             await using var c = new NpgsqlConnection(ConnectionString().ConnectionString);
             await c.OpenAsync(ct).ConfigureAwait(false);
             return true;

@@ -192,7 +192,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
                     throw new RestoreFailedException(
                         $"The WAL archive {walArchive.Description} has a gap: segment {gap} is missing although later segments (up to {_plan.LastSegment}) exist. Replay would stop at the gap and silently lose everything after it.",
                         "Find out why the archiver skipped it (pg_stat_archiver, the archive's lifecycle rules); until then the newest recoverable point is just before the gap: restore with a target time before it.");
-                Prefetcher = new WalPrefetcher(walArchive, _plan, spool, _options.WalParallelism);
+                Prefetcher = new WalPrefetcher(_options.WrapWalArchive?.Invoke(walArchive) ?? walArchive, _plan, spool, _options.WalParallelism);
                 Prefetcher.Prepare();
                 _prefetchStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var prefetcher = Prefetcher;
@@ -253,6 +253,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
             progress?.Report(new DrillProgress(DrillPhase.WalReplay, "Replaying WAL", null, $"target {Cluster.RecoveryTarget}"));
             await _instance.StartAsync(settings, null, ct).ConfigureAwait(false);
             Cluster.ProcessId = _instance.ProcessId;
+            progress?.Report(new DrillProgress(DrillPhase.WalReplay, "Replaying WAL", null, $"postgres pid {_instance.ProcessId} started"));
             await WaitUntilPromotedAsync(progress, ct).ConfigureAwait(false);
             await StopPrefetchAsync().ConfigureAwait(false);
             await ReadAchievedPointAsync(ct).ConfigureAwait(false);
@@ -380,6 +381,8 @@ public sealed partial class LocalRestore : IAsyncDisposable
         {
             await instance.PollAsync(async token =>
             {
+                if (!instance.HasLogged(LocalInstance.LogMarker.ReadOnlyReady) && !instance.HasLogged(LocalInstance.LogMarker.Ready))
+                    return false;
                 await using var c = new NpgsqlConnection(instance.ConnectionString().ConnectionString);
                 await c.OpenAsync(token).ConfigureAwait(false);
                 await using var cmd = new NpgsqlCommand("select pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, '')", c);
@@ -404,8 +407,11 @@ public sealed partial class LocalRestore : IAsyncDisposable
         var details = "Server log (last lines):\n" + log;
         var fetchError = FetchError().Match(log);
         if (fetchError.Success)
-            return new InfrastructureException($"Replay stopped because WAL could not be fetched: {fetchError.Groups[1].Value.Trim()}.",
-                "Check the object store's reachability and credentials, then run the drill again.", details: details);
+            return Prefetcher?.FirstFailure is InvalidDataException or RestoreFailedException
+                ? new RestoreFailedException($"Replay stopped because archived WAL is missing or damaged: {fetchError.Groups[1].Value.Trim()}.",
+                    "The archive cannot restore past this file; check the archiver and take a new backup.", details: details)
+                : new InfrastructureException($"Replay stopped because WAL could not be fetched: {fetchError.Groups[1].Value.Trim()}.",
+                    "Check the object store's reachability and credentials, then run the drill again.", details: details);
         if (log.Contains("recovery ended before configured recovery target was reached", StringComparison.Ordinal))
         {
             var gap = _plan?.FirstGapAfterBackup is { } g ? $" The archive is missing segment {g}, so replay cannot pass it." : "";

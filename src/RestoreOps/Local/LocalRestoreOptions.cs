@@ -24,4 +24,6 @@ public sealed class LocalRestoreOptions
     public ObjectStoreOptions? ObjectStore { get; init; }
     /// <summary>How long a drill target may live before a sweep removes it.</summary>
     public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+    /// <summary>Test seam: wraps the WAL archive the prefetcher reads (to hold replay at a known point).</summary>
+    internal Func<Wal.IWalArchive, Wal.IWalArchive>? WrapWalArchive { get; init; }
 }

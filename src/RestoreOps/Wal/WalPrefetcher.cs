@@ -36,6 +36,8 @@ public sealed class WalPrefetcher
     public int FilesFailed => Volatile.Read(ref _failed);
     /// <summary>Decompressed bytes written so far.</summary>
     public long BytesFetched => Interlocked.Read(ref _bytes);
+    /// <summary>The first fetch failure, if any: tells a damaged archive from an unreachable one.</summary>
+    public Exception? FirstFailure { get; private set; }
     /// <summary>Time from <see cref="RunAsync"/> to the last settled file.</summary>
     public TimeSpan Elapsed { get; private set; }
 
@@ -101,6 +103,7 @@ public sealed class WalPrefetcher
         {
             File.Delete(part);
             Interlocked.Increment(ref _failed);
+            lock (_plan) FirstFailure ??= e;
             var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {e.Message}\n";
             File.WriteAllText(target + ".error", message, Encoding.UTF8);
         }

@@ -83,19 +83,19 @@ public sealed class DecompressionTests
     [Theory]
     [InlineData("xz")]
     [InlineData("zstd")]
-    public async Task A_truncated_file_fails_with_an_IOException_naming_the_tool(string tool)
+    public async Task A_truncated_file_fails_as_invalid_data_naming_the_tool(string tool)
     {
         var compressed = Compress(tool, Payload, "-c");
         var truncated = compressed[..(compressed.Length / 2)];
-        var ex = await Assert.ThrowsAsync<IOException>(() => DecompressAsync(truncated, tool));
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => DecompressAsync(truncated, tool));
         Assert.Contains(tool, ex.Message);
         Assert.Contains("exit code", ex.Message);
     }
 
     [Fact]
-    public async Task Garbage_fails_with_an_IOException_for_external_tools()
+    public async Task Garbage_fails_as_invalid_data_for_external_tools()
     {
-        var ex = await Assert.ThrowsAsync<IOException>(() => DecompressAsync(Encoding.ASCII.GetBytes("this is not xz data at all"), "xz"));
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => DecompressAsync(Encoding.ASCII.GetBytes("this is not xz data at all"), "xz"));
         Assert.Contains("xz", ex.Message);
     }
 
@@ -103,7 +103,7 @@ public sealed class DecompressionTests
     public async Task A_truncated_gzip_file_fails()
     {
         var compressed = Compress("gzip", Payload, "-c");
-        var ex = await Assert.ThrowsAsync<IOException>(() => DecompressAsync(compressed[..(compressed.Length / 2)], "gzip"));
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => DecompressAsync(compressed[..(compressed.Length / 2)], "gzip"));
         Assert.Contains("truncated", ex.Message);
         // cut inside the 8-byte trailer: all data is there, the end-of-stream proof is not
         await Assert.ThrowsAnyAsync<Exception>(() => DecompressAsync(compressed[..^3], "gzip"));
@@ -114,7 +114,7 @@ public sealed class DecompressionTests
     {
         var compressed = Compress("gzip", Payload, "-c");
         using var stream = Decompression.Open(new MemoryStream(compressed[..(compressed.Length * 3 / 4)]), "gzip");
-        Assert.Throws<IOException>(() => stream.CopyTo(Stream.Null));
+        Assert.Throws<InvalidDataException>(() => stream.CopyTo(Stream.Null));
     }
 
     [Fact]
