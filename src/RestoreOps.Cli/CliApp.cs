@@ -240,6 +240,8 @@ public static class CliApp
                 }
                 if (r.GetValue(json)) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
                 else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+                // Scheduled jobs often keep only stderr: the reason must be there too.
+                if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
                 return ExitCode(record);
             }
             finally

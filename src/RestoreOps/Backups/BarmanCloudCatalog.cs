@@ -160,8 +160,9 @@ public sealed class BarmanCloudCatalog : IDisposable
         await Parallel.ForEachAsync(withInfo, new ParallelOptions { MaxDegreeOfParallelism = ParallelReads, CancellationToken = cancellationToken },
             async (folder, ct) => backups.Add(await ReadBackupAsync(folder, ct).ConfigureAwait(false))).ConfigureAwait(false);
 
+        // A failed backup has no end time; its start still places it in the history users read.
         return backups
-            .OrderByDescending(b => b.EndTime ?? DateTimeOffset.MinValue)
+            .OrderByDescending(b => b.EndTime ?? b.BeginTime ?? DateTimeOffset.MinValue)
             .ThenByDescending(b => b.BeginTime ?? DateTimeOffset.MinValue)
             .ThenByDescending(b => b.Id, StringComparer.Ordinal)
             .ToList();

@@ -81,9 +81,24 @@ public sealed class LocalInstance : IAsyncDisposable
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         const UnixFileMode priv = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         var data = account.CreateDirectory(Path.Combine(workDirectory, "data"), priv);
-        var run = account.CreateDirectory(Path.Combine(workDirectory, "run"), priv);
+        var run = Path.Combine(workDirectory, "run");
+        // A unix socket path is limited to 107 bytes; a deep work directory gets a short private one instead.
+        if (System.Text.Encoding.UTF8.GetByteCount(run + "/.s.PGSQL.65535") > 107)
+            run = Path.Combine(Directory.Exists("/tmp") ? "/tmp" : Path.GetTempPath(), ExternalSocketPrefix + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
+        account.CreateDirectory(run, priv);
         var log = account.CreateDirectory(Path.Combine(workDirectory, "log"), priv);
         return (data, run, Path.Combine(log, "postgres.log"));
+    }
+
+    internal const string ExternalSocketPrefix = "restoreops-sock-";
+
+    /// <summary>Deletes the socket directory when it lives outside the work directory (see <see cref="CreateLayout"/>).</summary>
+    internal string? DeleteExternalSocketDirectory()
+    {
+        if (!Path.GetFileName(SocketDirectory).StartsWith(ExternalSocketPrefix, StringComparison.Ordinal) || !Directory.Exists(SocketDirectory))
+            return null;
+        Directory.Delete(SocketDirectory, recursive: true);
+        return $"directory {SocketDirectory}";
     }
 
     /// <summary>A port on 127.0.0.1 nobody listens on right now.</summary>
@@ -283,6 +298,7 @@ public sealed class LocalInstance : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        DeleteExternalSocketDirectory();
         _process?.Dispose();
     }
 }

@@ -531,6 +531,14 @@ public sealed partial class LocalRestore : IAsyncDisposable
                 outcome.Problems.Add($"stopping postgres: {e.Message}");
             }
         }
+        try
+        {
+            if (_instance?.DeleteExternalSocketDirectory() is { } socketDir) outcome.Removed.Add(socketDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            outcome.Problems.Add($"deleting {_instance!.SocketDirectory}: {e.Message}");
+        }
         var work = Cluster.WorkDirectory!;
         if (Directory.Exists(work))
         {
@@ -547,6 +555,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
         if (pid is { } p && Native.ProcessExists(p)) outcome.Problems.Add($"process {p} is still running");
         if (port is { } tcp && IsListening(tcp)) outcome.Problems.Add($"port {tcp} on 127.0.0.1 is still listening");
         if (Directory.Exists(work)) outcome.Problems.Add($"directory {work} still exists");
+        if (_instance is not null && Directory.Exists(_instance.SocketDirectory)) outcome.Problems.Add($"directory {_instance.SocketDirectory} still exists");
         outcome.Succeeded = outcome.Problems.Count == 0;
         _removed = outcome.Succeeded;
         if (outcome.Succeeded) Cluster.Phase = RestoreClusterPhase.Removed;
