@@ -149,8 +149,9 @@ public sealed partial class LocalRestore : IAsyncDisposable
             await _instance.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             var conn = _instance.ConnectionString();
             var args = new List<string> { "-h", conn.Host!, "-p", conn.Port.ToString(CultureInfo.InvariantCulture), "-U", conn.Username!, "--exit-on-error",
-                // A dump carries no roles; ownership and grants would fail on a fresh instance.
-                "--no-owner", "--no-privileges", "-j", "2" };
+                // A dump carries no roles and the fresh instance has none of the source's tablespaces:
+                // ownership, grants and TABLESPACE clauses would fail.
+                "--no-owner", "--no-privileges", "--no-tablespaces", "-j", "2" };
             if (database == "postgres") args.AddRange(["-d", "postgres"]);
             else args.AddRange(["-C", "-d", "postgres"]);
             args.Add(dump);

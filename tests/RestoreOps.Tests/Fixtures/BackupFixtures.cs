@@ -23,6 +23,8 @@ public sealed class BackupFixtures : IAsyncLifetime
     public const int RowsBeforeTarget = 300;
     /// <summary>Orders committed after the target.</summary>
     public const int RowsAfterTarget = 200;
+    /// <summary>Rows in the table that lives in a tablespace of its own.</summary>
+    public const int RowsInTablespace = 150;
     /// <summary>Name of the restore point between the two batches.</summary>
     public const string RestorePoint = "restoreops_between_batches";
 
@@ -39,6 +41,8 @@ public sealed class BackupFixtures : IAsyncLifetime
     public string BaseBackupDirectory => Path.Combine(_root, "basebackup");
     public string WalArchiveDirectory => Path.Combine(_root, "wal-archive");
     public string DumpFile => Path.Combine(_root, "shop.dump");
+    /// <summary>The source's tablespace directory: a restore must never write here.</summary>
+    public string TablespaceDirectory => Path.Combine(_root, "tablespace-archive");
     public DateTimeOffset TargetTime { get; private set; }
     public string TargetLsn { get; private set; } = "";
     public ulong TargetXid { get; private set; }
@@ -65,6 +69,7 @@ public sealed class BackupFixtures : IAsyncLifetime
         Directory.CreateDirectory(_root);
         File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101);
         Account.CreateDirectory(WalArchiveDirectory, (UnixFileMode)0b111_000_000);
+        Account.CreateDirectory(TablespaceDirectory, (UnixFileMode)0b111_000_000);
         Directory.CreateDirectory(WorkRoot);
 
         var env = new Dictionary<string, string?>
@@ -107,6 +112,12 @@ public sealed class BackupFixtures : IAsyncLifetime
             create role app login password 'app-password';
             grant select, insert on orders to app;
             """);
+        // A second tablespace: its own archive in every backup, relocated by every restore.
+        await ExecAsync("postgres", $"create tablespace archive location '{TablespaceDirectory}'");
+        await ExecAsync("shop", $"""
+            create table archived_orders(id int primary key, note text) tablespace archive;
+            insert into archived_orders select g, 'archived ' || g from generate_series(1, {RowsInTablespace}) g;
+            """);
 
         // Three Barman backups at once: PostgreSQL allows concurrent non-exclusive base backups.
         var socket = _primary.SocketDirectory;
@@ -116,7 +127,8 @@ public sealed class BackupFixtures : IAsyncLifetime
                 new[] { "--endpoint-url", S3.Endpoint, "-h", socket, "-p", port, "-U", "postgres", "--immediate-checkpoint", "-n", name }
                     .Concat(compression is null ? [] : [compression]).Concat([DestinationPath, server]),
                 Account, env, ct);
-        var results = await Task.WhenAll(Barman("plain", null, "plain-base"), Barman("gzip", "--gzip", "gzip-base"), Barman("bzip2", "--bzip2", "bzip2-base"));
+        // The plain backup is split into several data_NNNN.tar parts, as barman does for archives over --max-archive-size.
+        var results = await Task.WhenAll(Barman("plain", "--max-archive-size=12MB", "plain-base"), Barman("gzip", "--gzip", "gzip-base"), Barman("bzip2", "--bzip2", "bzip2-base"));
         foreach (var r in results)
             Assert.True(r.ExitCode == 0, $"barman-cloud-backup failed: {r.StandardError}");
         // barman's own failure: python-snappy is not installed, so this leaves a FAILED backup.info, newer than gzip-base.

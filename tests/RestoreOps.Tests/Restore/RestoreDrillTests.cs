@@ -22,6 +22,7 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
         new ConnectivityCheck("shop", TimeSpan.FromSeconds(10)),
         new RowCountCheck("shop", "public.orders", rows, rows),
         new SqlScalarCheck("rows after the target", "shop", "select count(*) from orders where batch = 'after-target'", afterTarget.ToString()),
+        new RowCountCheck("shop", "public.archived_orders", F.RowsInTablespace, F.RowsInTablespace),
     ];
 
     private async Task<(DrillRecord Record, LocalRestore Restore)> DrillAsync(Func<CancellationToken, Task<Backup>> discover, RecoveryTarget target,
@@ -54,6 +55,9 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
 
         Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
         Assert.Equal(fx.BackupIds[server], record.Backup!.Id);
+        var backup = await Latest(server)(default);
+        Assert.Contains(backup.Location.DataObjects, k => System.Text.RegularExpressions.Regex.IsMatch(k, @"/\d+\.tar(\.gz|\.bz2)?$"));
+        if (server == "plain") Assert.Contains(backup.Location.DataObjects, k => k.EndsWith("/data_0001.tar", StringComparison.Ordinal));
         Assert.Equal(compression, record.Backup.Compression);
         Assert.All(record.Checks, c => Assert.Equal(CheckStatus.Passed, c.Status));
         Assert.True(restore.Prefetcher!.FilesFetched > 0);
@@ -141,7 +145,7 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
 
         Assert.Equal(DrillVerdict.Failed, record.Verdict);
         Assert.Equal(DrillFailureCategory.Checks, record.FailureCategory);
-        var rows = Assert.Single(record.Checks, c => c.Category == "row-count");
+        var rows = Assert.Single(record.Checks, c => c.Name == "rows public.orders");
         Assert.Equal(CheckStatus.Failed, rows.Status);
         Assert.Equal(RowsAtTarget.ToString(), rows.Actual);
         Leftovers.AssertNone(restore);
@@ -327,6 +331,33 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
                 Assert.True((await restore.RemoveAsync()).Succeeded);
                 Leftovers.AssertNone(restore);
             }
+        }
+    }
+
+    [Theory]
+    [InlineData("barman")]
+    [InlineData("pg_basebackup")]
+    public async Task Tablespaces_are_restored_inside_the_work_directory_never_at_the_source_path(string flavour)
+    {
+        var before = Directory.GetFileSystemEntries(fx.TablespaceDirectory, "*", SearchOption.AllDirectories).Length;
+        var backup = flavour == "barman" ? await Latest("gzip")(default) : await LocalBackupCatalog.ReadBaseBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, default);
+        var restore = LocalRestore.Create(backup, RecoveryTarget.Latest, fx.RestoreOptions(), DrillRunner.NewDrillId());
+        try
+        {
+            await restore.RunAsync(null, default);
+            await using var c = new NpgsqlConnection(restore.AdminConnectionString("shop").ConnectionString);
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("select pg_tablespace_location(oid) from pg_tablespace where spcname = 'archive'", c);
+            var location = (string)(await cmd.ExecuteScalarAsync())!;
+            Assert.StartsWith(restore.Cluster.WorkDirectory!, location);
+            await using var count = new NpgsqlCommand("select count(*) from archived_orders", c);
+            Assert.Equal((long)F.RowsInTablespace, await count.ExecuteScalarAsync());
+            Assert.Equal(before, Directory.GetFileSystemEntries(fx.TablespaceDirectory, "*", SearchOption.AllDirectories).Length);
+        }
+        finally
+        {
+            Assert.True((await restore.RemoveAsync()).Succeeded);
+            Leftovers.AssertNone(restore);
         }
     }
 
