@@ -42,6 +42,13 @@ public static class CliApp
             EnableDefaultExceptionHandler = false,
         };
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Kubernetes stops a CronJob's pod with SIGTERM (then SIGKILL after the grace period): treat it like
+        // Ctrl+C, so the restore is stopped and removed and the record is written, instead of dying mid-restore.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            linked.Cancel();
+        });
         try
         {
             return await parse.InvokeAsync(config, linked.Token).ConfigureAwait(false);
