@@ -115,7 +115,7 @@ public static class Decompression
 /// Every gzip writer Barman and PostgreSQL tooling use writes a single member. A concatenated multi-member file
 /// would fail this check (its ISIZE covers only the last member), which is the safer error for a restore drill.
 /// </remarks>
-internal sealed class VerifiedGZipStream : Stream
+internal sealed class VerifiedGZipStream : ReadOnlyStream
 {
     private readonly TailRecordingStream _source;
     private readonly GZipStream _gzip;
@@ -170,18 +170,8 @@ internal sealed class VerifiedGZipStream : Stream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     /// <summary>Passes reads through and remembers the last four bytes and the total read.</summary>
-    private sealed class TailRecordingStream(Stream inner) : Stream
+    private sealed class TailRecordingStream(Stream inner) : ReadOnlyStream
     {
         private uint _tail;   // last four bytes, little-endian order as they appear in the stream
 
@@ -232,16 +222,6 @@ internal sealed class VerifiedGZipStream : Stream
             if (disposing) inner.Dispose();
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 
@@ -250,7 +230,7 @@ internal sealed class VerifiedGZipStream : Stream
 /// the compressed input into its standard input. A non-zero exit (corrupt or truncated input) surfaces as an
 /// <see cref="InvalidDataException"/> at the end of the stream, so a damaged archive can never look like a short one.
 /// </summary>
-internal sealed class ExternalDecompressorStream : Stream
+internal sealed class ExternalDecompressorStream : ReadOnlyStream
 {
     private const int StderrLimit = 4096;
 
@@ -393,7 +373,11 @@ internal sealed class ExternalDecompressorStream : Stream
         }
         base.Dispose(disposing);
     }
+}
 
+/// <summary>A forward-only, read-only stream: what every decompressing wrapper here is; the rest of Stream's surface refuses.</summary>
+internal abstract class ReadOnlyStream : Stream
+{
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
