@@ -7,7 +7,6 @@ using Amazon.Runtime.Internal;
 using Amazon.S3;
 using Amazon.S3.Model;
 using RestoreOps.ObjectStore;
-using Xunit;
 
 namespace RestoreOps.Tests.Fixtures;
 
@@ -258,10 +257,4 @@ public sealed class S3rverServer : IDisposable
         _process.Dispose();
         try { Directory.Delete(_directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
-}
-
-/// <summary>Tests that share one s3rver.</summary>
-[CollectionDefinition("s3rver")]
-public sealed class S3rverCollection : ICollectionFixture<S3rverServer>
-{
 }
