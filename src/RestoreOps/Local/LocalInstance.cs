@@ -77,9 +77,10 @@ public sealed class LocalInstance : IAsyncDisposable
     /// <summary>Creates data (0700), run (0700) and log directories owned by the account.</summary>
     public static (string Data, string Run, string Log) CreateLayout(OsAccount account, string workDirectory)
     {
-        account.CreateDirectory(workDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        // 0700: everything below (data, spooled WAL, logs) is the backed-up database's content; no other
+        // local user may read it, whatever the modes of the files inside.
         const UnixFileMode priv = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        account.CreateDirectory(workDirectory, priv);
         var data = account.CreateDirectory(Path.Combine(workDirectory, "data"), priv);
         var run = Path.Combine(workDirectory, "run");
         // A unix socket path is limited to 107 bytes; a deep work directory gets a short private one instead.

@@ -178,17 +178,19 @@ public sealed partial class LocalRestore : IAsyncDisposable
             Cluster.Phase = RestoreClusterPhase.Downloading;
             Directory.CreateDirectory(Path.GetDirectoryName(work)!);
             (data, run, log) = LocalInstance.CreateLayout(account, work);
-            const UnixFileMode shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
-            spool = account.CreateDirectory(Path.Combine(work, "wal-spool"), shared);
-            conf = account.CreateDirectory(Path.Combine(work, "conf"), shared);
+            const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            spool = account.CreateDirectory(Path.Combine(work, "wal-spool"), owner);
+            conf = account.CreateDirectory(Path.Combine(work, "conf"), owner);
             tablespaces = account.CreateDirectory(Path.Combine(work, "tablespaces"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
             // Plan and start fetching WAL first: it downloads while the base backup does.
             if (content.WalArchive is { } walArchive)
             {
                 progress?.Report(new DrillProgress(DrillPhase.Download, $"Listing WAL in {walArchive.Description}"));
-                _plan = await WalRestorePlan.CreateAsync(walArchive, backup, ct).ConfigureAwait(false);
+                // pg_basebackup -X fetch/stream carries the WAL its backup needs inside the tar, so only a
+                // Barman backup must find that range in the archive.
+                _plan = await WalRestorePlan.CreateAsync(walArchive, backup, ct,
+                    requireBackupRange: backup.SourceKind == BackupSourceKind.BarmanCloud).ConfigureAwait(false);
                 if (_plan.FirstGapAfterBackup is { } gap && Cluster.RecoveryTarget.Kind == RecoveryTargetKind.Latest)
                     throw new RestoreFailedException(
                         $"The WAL archive {walArchive.Description} has a gap: segment {gap} is missing although later segments (up to {_plan.LastSegment}) exist. Replay would stop at the gap and silently lose everything after it.",
@@ -426,6 +428,10 @@ public sealed partial class LocalRestore : IAsyncDisposable
         if (log.Contains("requested recovery stop point is before consistent recovery point", StringComparison.Ordinal))
             return new ConfigurationException($"The recovery target ({target}) lies before backup {Cluster.Backup.Id} became consistent.",
                 "Choose an older backup or a later target.", details: details);
+        if (log.Contains("WAL ends before end of online backup", StringComparison.Ordinal)
+            || log.Contains("could not locate required checkpoint record", StringComparison.Ordinal))
+            return new RestoreFailedException($"The WAL that backup {Cluster.Backup.Id} needs to become consistent ({Cluster.Backup.BeginWal}..{Cluster.Backup.EndWal}) is neither in the backup nor in the archive.",
+                "Take backups with pg_basebackup -X stream, or make sure archive_command archived those segments.", details: details);
         if (log.Contains("insufficient parameter settings", StringComparison.Ordinal))
             return new RestoreFailedException("The restored server refused to replay: the source ran with larger settings than the restore.",
                 "Report this: RestoreOps copies those settings from pg_control and should have matched them.", details: details);

@@ -33,7 +33,9 @@ public sealed class WalRestorePlan
     /// ones, and every history file of a later timeline. Throws when the archive lacks a segment the backup
     /// needs to become consistent.
     /// </summary>
-    public static async Task<WalRestorePlan> CreateAsync(IWalArchive archive, Backup backup, CancellationToken cancellationToken)
+    /// <param name="requireBackupRange">Fail when the archive lacks a segment between the backup's begin and end WAL
+    /// (true for backups that never carry their own WAL, like Barman's).</param>
+    public static async Task<WalRestorePlan> CreateAsync(IWalArchive archive, Backup backup, CancellationToken cancellationToken, bool requireBackupRange = true)
     {
         if (backup.BeginWal is null || !WalFileName.TryParse(backup.BeginWal, out var begin))
             throw new RestoreFailedException($"Backup {backup.Id} does not say which WAL segment it starts at, so its WAL cannot be planned.",
@@ -61,7 +63,7 @@ public sealed class WalRestorePlan
         history = history.GroupBy(h => h.Name).Select(g => g.First()).OrderBy(h => h.Name, StringComparer.Ordinal).ToList();
 
         var onTimeline = segments.Where(s => s.Wal.Timeline == begin.Timeline).Select(s => s.Wal.SegmentNumber(size)).ToHashSet();
-        for (var n = beginSegno; n <= end.SegmentNumber(size); n++)
+        for (var n = beginSegno; requireBackupRange && n <= end.SegmentNumber(size); n++)
         {
             if (!onTimeline.Contains(n))
             {

@@ -82,6 +82,18 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
     }
 
     [Fact]
+    public async Task Pg_basebackup_with_its_own_wal_restores_without_an_archive()
+    {
+        // -X fetch put the backup's WAL in base.tar: no archive needed, and the restore is the backup's moment.
+        var (record, restore) = await DrillAsync(ct => LocalBackupCatalog.ReadBaseBackupAsync(fx.BaseBackupDirectory, null, ct),
+            RecoveryTarget.Latest, ExpectRows(F.RowsAtBackup, 0));
+
+        Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
+        Assert.Null(restore.Prefetcher);
+        Leftovers.AssertNone(restore);
+    }
+
+    [Fact]
     public async Task Pg_dump_restores_into_a_fresh_instance()
     {
         var (record, restore) = await DrillAsync(ct => LocalBackupCatalog.ReadDumpAsync(fx.DumpFile, ct),
@@ -302,6 +314,8 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
             var backup = await Latest("gzip")(default);
             restore = LocalRestore.Create(backup, RecoveryTarget.Immediate, fx.RestoreOptions(), DrillRunner.NewDrillId());
             await restore.RunAsync(null, default);
+            // Restored data, spooled WAL and logs are the database's content: no other local user may read them.
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(restore.Cluster.WorkDirectory!));
 
             var withPassword = restore.ClientConnectionString("shop");
             await using (var ok = new NpgsqlConnection(withPassword.ConnectionString))
