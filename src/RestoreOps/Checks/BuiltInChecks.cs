@@ -7,7 +7,7 @@ namespace RestoreOps.Checks;
 
 /// <summary>The restored server accepts a session; reports version, recovery state and timeline. Retries until a deadline.</summary>
 /// <example><code>new ConnectivityCheck("postgres", TimeSpan.FromSeconds(30))</code></example>
-public sealed class ConnectivityCheck(string database, TimeSpan deadline) : RestoreCheck("connectivity", "connectivity", database)
+public sealed class ConnectivityCheck(string database, TimeSpan deadline, string? name = null) : RestoreCheck(name ?? "connectivity", "connectivity", database)
 {
     /// <inheritdoc />
     protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
@@ -20,7 +20,7 @@ public sealed class ConnectivityCheck(string database, TimeSpan deadline) : Rest
             {
                 await using var c = await context.OpenAsync(Database, cancellationToken).ConfigureAwait(false);
                 await using var cmd = new NpgsqlCommand(
-                    "select current_setting('server_version'), pg_is_in_recovery(), substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", c);
+                    "select current_setting('server_version'), pg_is_in_recovery(), case when not pg_is_in_recovery() then substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8) end", c);
                 await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await r.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var version = r.GetString(0);
@@ -45,21 +45,27 @@ public sealed class ConnectivityCheck(string database, TimeSpan deadline) : Rest
     }
 }
 
-/// <summary>A table's row count is exactly, or within bounds of, what is expected.</summary>
-/// <example><code>new RowCountCheck("shop", "public.orders", 11000, 11000)</code></example>
+/// <summary>
+/// A table's row count is exactly, or within bounds of, what is expected, and/or has not dropped by more than a
+/// percentage since the previous drill (read from <see cref="CheckContext.PreviousResults"/>, matched by check name and database).
+/// </summary>
+/// <example><code>new RowCountCheck("shop", "public.orders", 11000, null, maxDropPercent: 5)</code></example>
 public sealed class RowCountCheck : RestoreCheck
 {
-    /// <summary>Creates the check; at least one bound is required.</summary>
-    public RowCountCheck(string database, string table, long? minimum, long? maximum, string? name = null)
+    /// <summary>Creates the check; at least one bound or <paramref name="maxDropPercent"/> is required.</summary>
+    public RowCountCheck(string database, string table, long? minimum, long? maximum, string? name = null, double? maxDropPercent = null)
         : base(name ?? $"rows {table}", "row-count", database)
     {
-        if (minimum is null && maximum is null)
-            throw new ConfigurationException($"The row-count check on {table} has neither a minimum nor a maximum.", "Give an exact count (N) or bounds (MIN..MAX).");
+        if (minimum is null && maximum is null && maxDropPercent is null)
+            throw new ConfigurationException($"The row-count check on {table} has neither a minimum, a maximum nor maxDropPercent.", "Give an exact count (N), bounds (MIN..MAX) or maxDropPercent.");
         if (minimum > maximum)
             throw new ConfigurationException($"The row-count check on {table} has minimum {minimum} above maximum {maximum}.", "Swap the bounds.");
+        if (maxDropPercent is < 0 or > 100)
+            throw new ConfigurationException($"The row-count check on {table} has maxDropPercent {maxDropPercent}; it must be between 0 and 100.", "Give a percentage such as 5.");
         Table = table;
         Minimum = minimum;
         Maximum = maximum;
+        MaxDropPercent = maxDropPercent;
     }
 
     /// <summary>Table, optionally schema-qualified.</summary>
@@ -68,6 +74,8 @@ public sealed class RowCountCheck : RestoreCheck
     public long? Minimum { get; }
     /// <summary>Highest acceptable count.</summary>
     public long? Maximum { get; }
+    /// <summary>Largest acceptable drop, in percent, relative to the previous drill's count.</summary>
+    public double? MaxDropPercent { get; }
 
     private string Expectation => (Minimum, Maximum) switch
     {
@@ -82,11 +90,38 @@ public sealed class RowCountCheck : RestoreCheck
     protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
     {
         var count = Convert.ToInt64(await ReadScalarAsync(context, Database, $"select count(*) from {QuoteQualified(Table)}", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-        var ok = (Minimum is null || count >= Minimum) && (Maximum is null || count <= Maximum);
-        return ok
-            ? (CheckStatus.Passed, Expectation, count.ToString(CultureInfo.InvariantCulture), $"{Table} has {count} rows ({Expectation}).")
-            : (CheckStatus.Failed, Expectation, count.ToString(CultureInfo.InvariantCulture),
-                $"{Table} has {count} rows, expected {Expectation}. Either data was lost before the backup or recovery point, or the expectation is stale: compare with the source and update it.");
+        var actual = count.ToString(CultureInfo.InvariantCulture);
+        var expectations = new List<string>();
+        var problems = new List<string>();
+        if (Minimum is not null || Maximum is not null)
+        {
+            expectations.Add(Expectation);
+            if (!((Minimum is null || count >= Minimum) && (Maximum is null || count <= Maximum)))
+                problems.Add($"{Table} has {count} rows, expected {Expectation}. Either data was lost before the backup or recovery point, or the expectation is stale: compare with the source and update it.");
+        }
+        string? skippedRelative = null;
+        if (MaxDropPercent is { } pct)
+        {
+            var previous = context.PreviousResults?.FirstOrDefault(r => r.Name == Name && r.Database == Database
+                && long.TryParse(r.Actual, NumberStyles.Integer, CultureInfo.InvariantCulture, out _));
+            if (previous is null)
+                skippedRelative = $"no previous drill evidence has a count for '{Name}' in {Database}, so the drop limit of {pct.ToString(CultureInfo.InvariantCulture)}% was not applied (set the evidence directory to compare)";
+            else
+            {
+                var before = long.Parse(previous.Actual!, CultureInfo.InvariantCulture);
+                var floor = (long)Math.Ceiling(before * (1 - pct / 100.0));
+                expectations.Add($"at least {floor} (previous {before} - {pct.ToString(CultureInfo.InvariantCulture)}%)");
+                if (count < floor)
+                {
+                    var drop = before == 0 ? 0 : 100.0 * (before - count) / before;
+                    problems.Add($"{Table} dropped from {before} rows in the previous drill to {count} ({drop.ToString("0.##", CultureInfo.InvariantCulture)}%, more than the allowed {pct.ToString(CultureInfo.InvariantCulture)}%). Find out whether the source lost data or the backup is incomplete; if the drop is intended, raise maxDropPercent once.");
+                }
+            }
+        }
+        var expected = expectations.Count == 0 ? "any (relative limit not applied)" : string.Join("; ", expectations);
+        if (problems.Count > 0) return (CheckStatus.Failed, expected, actual, string.Join(" ", problems));
+        if (expectations.Count == 0) return (CheckStatus.Skipped, expected, actual, $"{Table} has {count} rows; {skippedRelative}.");
+        return (CheckStatus.Passed, expected, actual, $"{Table} has {count} rows ({expected}){(skippedRelative is null ? "" : "; " + skippedRelative)}.");
     }
 }
 
@@ -113,22 +148,5 @@ public sealed class SqlScalarCheck(string name, string database, string sql, str
         return actual == Expected
             ? (CheckStatus.Passed, Expected, actual, $"{Name}: got {actual} as expected.")
             : (CheckStatus.Failed, Expected, actual, $"{Name}: expected {Expected} but the restored database returned {actual}. Check the data or update the expectation.");
-    }
-}
-
-/// <summary>Runs checks and collects their results.</summary>
-public static class CheckRunner
-{
-    /// <summary>Runs each check in turn. A check's failure never stops the others.</summary>
-    public static async Task<IReadOnlyList<CheckResult>> RunAsync(IEnumerable<RestoreCheck> checks, CheckContext context,
-        IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
-    {
-        var results = new List<CheckResult>();
-        foreach (var check in checks)
-        {
-            progress?.Report(new DrillProgress(DrillPhase.Checks, $"Checking {check.Name}"));
-            results.Add(await check.RunAsync(context, cancellationToken).ConfigureAwait(false));
-        }
-        return results;
     }
 }

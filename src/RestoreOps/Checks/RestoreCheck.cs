@@ -4,11 +4,46 @@ using RestoreOps.Model;
 
 namespace RestoreOps.Checks;
 
-/// <summary>Where checks connect and how long a statement may run.</summary>
-/// <param name="ConnectionFor">Connection settings for a database of the restored instance.</param>
+/// <summary>Where checks connect, how long a statement may run, and the drill facts some checks compare with.</summary>
+/// <param name="ConnectionFor">Connection settings for a database of the restored instance (an administrative role).</param>
 /// <param name="StatementTimeout">Per-statement limit (<c>statement_timeout</c>).</param>
+/// <example>
+/// <code>
+/// var context = new CheckContext(db => instance.ConnectionString(db), TimeSpan.FromSeconds(30))
+/// {
+///     RecoveryTarget = options.RecoveryTarget,
+///     BackupEndTime = backup.EndTime,
+///     EvidenceDirectory = "/var/lib/restoreops/evidence",
+/// };
+/// </code>
+/// </example>
 public sealed record CheckContext(Func<string, NpgsqlConnectionStringBuilder> ConnectionFor, TimeSpan StatementTimeout)
 {
+    /// <summary>
+    /// Connection settings to log in to (database, role) as that role. Optional: without it, checks that act as an
+    /// application role connect with <see cref="ConnectionFor"/> and <c>SET ROLE</c> inside their transaction, which
+    /// needs a superuser or a member of the role, and is what a local restore (passwords unknown) can do.
+    /// </summary>
+    public Func<string, string, NpgsqlConnectionStringBuilder>? ConnectionForRole { get; init; }
+
+    /// <summary>The recovery target the drill asked for (recovery-point check).</summary>
+    public RecoveryTarget? RecoveryTarget { get; init; }
+
+    /// <summary>When the restored backup ended (recovery-point check: data age relative to the backup).</summary>
+    public DateTimeOffset? BackupEndTime { get; init; }
+
+    /// <summary>Results of the previous drill of the same source (relative row counts). Wins over <see cref="EvidenceDirectory"/>.</summary>
+    public IReadOnlyList<CheckResult>? PreviousResults { get; init; }
+
+    /// <summary>
+    /// Folder of earlier drill records (<c>*.json</c>); the newest one of <see cref="Source"/> supplies <see cref="PreviousResults"/>
+    /// when that is not set.
+    /// </summary>
+    public string? EvidenceDirectory { get; init; }
+
+    /// <summary>The drill's source in the user's words (as in <c>DrillRecord.Source</c>); limits <see cref="EvidenceDirectory"/> to records of the same source.</summary>
+    public string? Source { get; init; }
+
     /// <summary>Opens a connection to <paramref name="database"/>.</summary>
     public async Task<NpgsqlConnection> OpenAsync(string database, CancellationToken cancellationToken)
     {
@@ -19,6 +54,12 @@ public sealed record CheckContext(Func<string, NpgsqlConnectionStringBuilder> Co
 }
 
 /// <summary>A verification a restored database must pass.</summary>
+/// <example>
+/// <code>
+/// var result = await new RowCountCheck("shop", "public.orders", 1500, 1500).RunAsync(context, ct);
+/// if (result.Status != CheckStatus.Passed) Console.WriteLine(result.Message);
+/// </code>
+/// </example>
 public abstract class RestoreCheck
 {
     /// <summary>Creates a check.</summary>
@@ -35,6 +76,10 @@ public abstract class RestoreCheck
     public string Category { get; }
     /// <summary>Database it runs in.</summary>
     public string Database { get; }
+    /// <summary>Longest this check may run; overrides the runner's per-check timeout.</summary>
+    public TimeSpan? Timeout { get => _timeout; init => _timeout = value; }
+    private TimeSpan? _timeout;
+    internal void SetTimeout(TimeSpan timeout) => _timeout = timeout;
 
     /// <summary>Runs the check; never throws for a failing database, only returns Failed or Error.</summary>
     public async Task<CheckResult> RunAsync(CheckContext context, CancellationToken cancellationToken)
@@ -49,14 +94,17 @@ public abstract class RestoreCheck
         {
             throw;
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or InvalidOperationException or InvalidCastException or FormatException)
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or InvalidOperationException or InvalidCastException or FormatException or OverflowException)
         {
             var text = e is PostgresException pg ? $"{pg.SqlState}: {pg.MessageText}" : e.Message;
-            return Result(CheckStatus.Error, null, null, $"{Name} could not run in database {Database}: {text}. Fix the check or the database it names.", clock.Elapsed);
+            var fix = e is PostgresException { SqlState: "57014" }
+                ? "A statement hit statement_timeout: raise statementTimeout in the check file or narrow the check."
+                : "Fix the check or the database it names.";
+            return Result(CheckStatus.Error, null, null, $"{Name} could not run in database {Database}: {text}. {fix}", clock.Elapsed);
         }
     }
 
-    private CheckResult Result(CheckStatus status, string? expected, string? actual, string message, TimeSpan duration) => new()
+    internal CheckResult Result(CheckStatus status, string? expected, string? actual, string message, TimeSpan duration) => new()
     {
         Name = Name, Category = Category, Database = Database, Status = status,
         Expected = expected, Actual = actual, Message = message, Duration = duration,
@@ -68,14 +116,8 @@ public abstract class RestoreCheck
     /// <summary>Runs a scalar query in a read-only transaction with the context's statement timeout.</summary>
     protected static async Task<object?> ReadScalarAsync(CheckContext context, string database, string sql, CancellationToken cancellationToken)
     {
-        await using var c = await context.OpenAsync(database, cancellationToken).ConfigureAwait(false);
-        await using var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var setup = new NpgsqlCommand($"set transaction read only; set local statement_timeout = {(long)context.StatementTimeout.TotalMilliseconds}", c, tx))
-            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        await using var cmd = new NpgsqlCommand(sql, c, tx);
-        var value = await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        await tx.RollbackAsync(cancellationToken).ConfigureAwait(false);
-        return value is DBNull ? null : value;
+        await using var s = await CheckSession.OpenAsync(context, database, readOnly: true, cancellationToken).ConfigureAwait(false);
+        return await s.ScalarAsync(sql, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Quotes a possibly schema-qualified name (<c>schema.table</c>).</summary>
@@ -83,5 +125,98 @@ public abstract class RestoreCheck
     {
         var b = new NpgsqlCommandBuilder();
         return string.Join('.', name.Split('.').Select(part => b.QuoteIdentifier(part)));
+    }
+
+    /// <summary>Quotes one identifier.</summary>
+    protected static string QuoteIdentifier(string name) => new NpgsqlCommandBuilder().QuoteIdentifier(name);
+}
+
+/// <summary>
+/// One connection and one transaction that is always rolled back: a check never changes the restored database,
+/// even when it writes to prove that writing works.
+/// </summary>
+public sealed class CheckSession : IAsyncDisposable
+{
+    private CheckSession(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        Connection = connection;
+        Transaction = transaction;
+    }
+
+    /// <summary>The open connection.</summary>
+    public NpgsqlConnection Connection { get; }
+    /// <summary>The transaction every command runs in.</summary>
+    public NpgsqlTransaction Transaction { get; }
+
+    /// <summary>Opens a session; <paramref name="readOnly"/> makes the server refuse any write the check did not mean to make.</summary>
+    /// <example><code>await using var s = await CheckSession.OpenAsync(context, "shop", readOnly: true, ct);</code></example>
+    public static async Task<CheckSession> OpenAsync(CheckContext context, string database, bool readOnly, CancellationToken cancellationToken,
+        NpgsqlConnectionStringBuilder? settings = null)
+    {
+        var c = new NpgsqlConnection((settings ?? context.ConnectionFor(database)).ConnectionString);
+        try
+        {
+            await c.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var ms = Math.Max(1, (long)context.StatementTimeout.TotalMilliseconds);
+            await using (var setup = new NpgsqlCommand(
+                $"{(readOnly ? "set transaction read only; " : "")}set local statement_timeout = {ms}; set local lock_timeout = {ms}", c, tx))
+                await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return new CheckSession(c, tx);
+        }
+        catch
+        {
+            await c.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>A command bound to this session's transaction.</summary>
+    public NpgsqlCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = new NpgsqlCommand(sql, Connection, Transaction);
+        foreach (var (n, v) in parameters) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        return cmd;
+    }
+
+    /// <summary>First column of the first row, <c>null</c> for no row or SQL NULL.</summary>
+    public async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        var v = await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return v is DBNull ? null : v;
+    }
+
+    /// <summary>Maps every row.</summary>
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new List<T>();
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false)) rows.Add(map(r));
+        return rows;
+    }
+
+    /// <summary>Runs a statement.</summary>
+    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        return await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Rolls back and closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Connection.State == System.Data.ConnectionState.Open)
+                await Transaction.RollbackAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // A broken connection has no transaction left to roll back; closing it is all that remains.
+        }
+        await Transaction.DisposeAsync().ConfigureAwait(false);
+        await Connection.DisposeAsync().ConfigureAwait(false);
     }
 }
