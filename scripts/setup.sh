@@ -6,8 +6,8 @@
 #   sudo bash scripts/setup.sh
 #
 # Installs only what is missing: postgresql-15, barman-cli-cloud, bzip2/xz-utils/zstd/lz4 (WAL
-# decompression), the `postgres` OS user (tests run PostgreSQL as it when they run as root),
-# node/npm (only if node is missing) and s3rver into tools/s3rver, then restores the .NET solution.
+# decompression), prometheus (for promtool) and chromium (evidence tests), the `postgres` OS user
+# (tests run PostgreSQL as it when they run as root), node/npm (only if node is missing) and s3rver into tools/s3rver, then restores the .NET solution.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,6 +77,19 @@ if [ ${#missing[@]} -eq 0 ]; then
   say "bzip2, xz, zstd, lz4: present"
 else
   apt_install "${missing[@]}"
+fi
+
+# 3b. Evidence tests: promtool (Debian's prometheus package) checks the Prometheus exposition, and headless
+#     chromium renders the HTML report to a screenshot.
+missing=()
+have promtool || missing+=(prometheus)
+have chromium || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
+  say "promtool, chromium: present"
+else
+  apt_install "${missing[@]}"
+  have promtool || die "prometheus installed but promtool is not on PATH"
+  have chromium || die "chromium installed but chromium is not on PATH"
 fi
 
 # 4. The unprivileged OS user that runs PostgreSQL in tests when they run as root.

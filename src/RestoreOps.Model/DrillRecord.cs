@@ -47,6 +47,85 @@ public enum DrillFailureCategory
     Cleanup,
     /// <summary>The drill was stopped (Ctrl+C, a deadline).</summary>
     Cancelled,
+    /// <summary>Restored and verified, but an objective (RPO or RTO) was breached or could not be measured.</summary>
+    Objectives,
+}
+
+/// <summary>What a drill commits to: how old the backup and the restored data may be (RPO) and how long the restore may take (RTO).</summary>
+/// <example><code>new DrillObjectives { MaxBackupAge = TimeSpan.FromHours(26), MaxRestoreTime = TimeSpan.FromMinutes(30) }</code></example>
+public sealed class DrillObjectives
+{
+    /// <summary>RPO, first term: the restored backup may have ended at most this long before the drill started.</summary>
+    public TimeSpan? MaxBackupAge { get; init; }
+    /// <summary>RPO, second term: the newest commit in the restored data may be at most this long before the drill started.</summary>
+    public TimeSpan? MaxDataAge { get; init; }
+    /// <summary>RTO: the restore (first restore phase until ready) may take at most this long.</summary>
+    public TimeSpan? MaxRestoreTime { get; init; }
+
+    /// <summary>True when no objective is set.</summary>
+    public bool IsEmpty => MaxBackupAge is null && MaxDataAge is null && MaxRestoreTime is null;
+}
+
+/// <summary>Which objective a verdict is about.</summary>
+public enum ObjectiveKind
+{
+    /// <summary>Backup age against <see cref="DrillObjectives.MaxBackupAge"/>.</summary>
+    BackupAge,
+    /// <summary>Data age against <see cref="DrillObjectives.MaxDataAge"/>.</summary>
+    DataAge,
+    /// <summary>Restore time against <see cref="DrillObjectives.MaxRestoreTime"/>.</summary>
+    RestoreTime,
+}
+
+/// <summary>Whether one objective was met.</summary>
+public enum ObjectiveVerdict
+{
+    /// <summary>Measured and within the limit.</summary>
+    Met,
+    /// <summary>Measured and over the limit.</summary>
+    Breached,
+    /// <summary>Could not be measured (the restore failed, or the source reports no recovery point); does not count as met.</summary>
+    NotMeasured,
+}
+
+/// <summary>One objective, what was measured, and the verdict.</summary>
+public sealed class ObjectiveResult
+{
+    /// <summary>Which objective.</summary>
+    public required ObjectiveKind Kind { get; init; }
+    /// <summary>The committed limit.</summary>
+    public required TimeSpan Limit { get; init; }
+    /// <summary>What was measured, if anything.</summary>
+    public TimeSpan? Actual { get; init; }
+    /// <summary>The verdict.</summary>
+    public required ObjectiveVerdict Verdict { get; init; }
+    /// <summary>In words, with the margin or the overrun.</summary>
+    public required string Message { get; init; }
+}
+
+/// <summary>Who ran the drill and where.</summary>
+public sealed class DrillEnvironment
+{
+    /// <summary>Machine name.</summary>
+    public required string Host { get; init; }
+    /// <summary>OS account that ran RestoreOps.</summary>
+    public string? User { get; init; }
+    /// <summary>Operating system description.</summary>
+    public string? OperatingSystem { get; init; }
+    /// <summary>.NET runtime description.</summary>
+    public string? Runtime { get; init; }
+    /// <summary>Kubernetes context, when the drill used Kubernetes.</summary>
+    public string? KubernetesContext { get; init; }
+
+    /// <summary>The environment of the current process.</summary>
+    public static DrillEnvironment Current(string? kubernetesContext = null) => new()
+    {
+        Host = System.Environment.MachineName,
+        User = System.Environment.UserName,
+        OperatingSystem = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+        KubernetesContext = kubernetesContext,
+    };
 }
 
 /// <summary>Start, end and outcome of one phase.</summary>
@@ -122,13 +201,17 @@ public sealed class BackupSummary
 public sealed class DrillRecord
 {
     /// <summary>Version of this document's shape.</summary>
-    public int SchemaVersion { get; init; } = 1;
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    /// <summary>The shape this build writes. 2 added environment, objectives, data age, digest and signature.</summary>
+    public const int CurrentSchemaVersion = 2;
     /// <summary>Unique drill id.</summary>
     public required string DrillId { get; init; }
     /// <summary>RestoreOps version that ran the drill.</summary>
     public required string ToolVersion { get; init; }
     /// <summary>Machine the drill ran on.</summary>
     public required string Host { get; init; }
+    /// <summary>Who ran the drill and where (host, user, OS, Kubernetes context).</summary>
+    public DrillEnvironment? Environment { get; set; }
     /// <summary>Start (UTC).</summary>
     public required DateTimeOffset StartedAt { get; init; }
     /// <summary>End (UTC).</summary>
@@ -149,6 +232,8 @@ public sealed class DrillRecord
     public DateTimeOffset? AchievedRecoveryTime { get; set; }
     /// <summary>The WAL location replay ended at.</summary>
     public string? AchievedRecoveryLsn { get; set; }
+    /// <summary>Data age (RPO's second term): drill start minus <see cref="AchievedRecoveryTime"/>.</summary>
+    public TimeSpan? DataAge { get; set; }
     /// <summary>Per-phase timings.</summary>
     public List<PhaseTiming> Phases { get; } = new();
     /// <summary>Restore time (RTO): from the first restore phase to ready.</summary>
@@ -159,6 +244,8 @@ public sealed class DrillRecord
     public List<CheckResult> Checks { get; } = new();
     /// <summary>Cleanup outcome.</summary>
     public CleanupOutcome Cleanup { get; } = new();
+    /// <summary>Objectives and their verdicts; empty when none were set.</summary>
+    public List<ObjectiveResult> Objectives { get; } = new();
     /// <summary>Verdict.</summary>
     public DrillVerdict Verdict { get; set; } = DrillVerdict.Error;
     /// <summary>Why the drill did not pass, if it did not.</summary>
@@ -167,4 +254,8 @@ public sealed class DrillRecord
     public DrillPhase? FailedPhase { get; set; }
     /// <summary>Why the drill failed, naming the cause and the fix.</summary>
     public string? FailureMessage { get; set; }
+    /// <summary><c>sha256:&lt;hex&gt;</c> of the record's canonical form (docs/evidence.md); set when the record is written.</summary>
+    public string? Digest { get; set; }
+    /// <summary><c>hmac-sha256:&lt;hex&gt;</c> of the canonical form with a key from the environment, when signing was asked for.</summary>
+    public string? Signature { get; set; }
 }

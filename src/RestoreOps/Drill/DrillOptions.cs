@@ -17,10 +17,18 @@ public sealed class DrillOptions
     public LocalRestoreOptions Restore { get; init; } = new();
     /// <summary>Per-statement timeout for checks.</summary>
     public TimeSpan CheckStatementTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Parallelism and per-check timeout (a check file's settings); default: the runner's.</summary>
+    public CheckRunOptions? CheckRun { get; init; }
+    /// <summary>Folder of earlier drill records, for checks relative to the previous drill of the same source.</summary>
+    public string? EvidenceDirectory { get; init; }
     /// <summary>Leave the restored instance running after the drill (for a human to look at); a sweep or the user removes it.</summary>
     public bool Keep { get; init; }
     /// <summary>Drill id; generated when null.</summary>
     public string? DrillId { get; init; }
     /// <summary>The source in the user's words, for the record.</summary>
     public string? SourceDescription { get; init; }
+    /// <summary>RPO and RTO limits; a breach makes the verdict Failed. Null or empty: none are judged.</summary>
+    public DrillObjectives? Objectives { get; init; }
+    /// <summary>Kubernetes context the drill used, for the record's environment (null for local drills).</summary>
+    public string? KubernetesContext { get; init; }
 }

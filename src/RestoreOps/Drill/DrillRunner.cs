@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using RestoreOps.Checks;
+using RestoreOps.Evidence;
 using RestoreOps.Local;
 using RestoreOps.Model;
 
@@ -35,12 +36,16 @@ public static class DrillRunner
             DrillId = options.DrillId ?? NewDrillId(),
             ToolVersion = ToolVersion,
             Host = Environment.MachineName,
+            Environment = DrillEnvironment.Current(options.KubernetesContext),
             StartedAt = DateTimeOffset.UtcNow,
             Purpose = options.Restore.Purpose,
             TargetKind = RestoreTargetKind.Local,
             Source = options.SourceDescription,
             RecoveryTarget = options.RecoveryTarget.ToString(),
         };
+        // Registered before anything can fail, so no failure message or writer can carry them.
+        Redactor.RegisterSecret(options.Restore.ObjectStore?.SecretAccessKey);
+        Redactor.RegisterSecret(options.Restore.ObjectStore?.SessionToken);
         LocalRestore? restore = null;
         try
         {
@@ -70,6 +75,7 @@ public static class DrillRunner
             }
             finally
             {
+                RegisterGeneratedPassword(restore);
                 record.Phases.AddRange(restore.Cluster.Phases);
                 var first = restore.Cluster.Phases.FirstOrDefault();
                 var ready = restore.Cluster.Phases.LastOrDefault(p => p.Phase == DrillPhase.Ready && p.Succeeded);
@@ -82,8 +88,19 @@ public static class DrillRunner
             record.Phases.Add(checks);
             try
             {
-                var context = new CheckContext(db => restore.AdminConnectionString(db), options.CheckStatementTimeout);
-                record.Checks.AddRange(await CheckRunner.RunAsync(options.Checks, context, progress, cancellationToken).ConfigureAwait(false));
+                var context = new CheckContext(db => restore.AdminConnectionString(db), options.CheckStatementTimeout)
+                {
+                    RecoveryTarget = options.RecoveryTarget,
+                    BackupEndTime = backup.EndTime,
+                    EvidenceDirectory = options.EvidenceDirectory,
+                    Source = record.Source,
+                };
+                record.Checks.AddRange(await CheckRunner.RunAsync(options.Checks, context,
+                    options.CheckRun ?? new CheckRunOptions { StatementTimeout = options.CheckStatementTimeout }, progress, cancellationToken).ConfigureAwait(false));
+                // A recovery-point check measures the data itself; replay may not have reported a commit time.
+                if (record.AchievedRecoveryTime is null)
+                    foreach (var c in record.Checks)
+                        if (RecoveryPointCheck.TryGetAchievedRecoveryPoint(c, out var achieved)) { record.AchievedRecoveryTime = achieved; break; }
                 checks.Succeeded = record.Checks.All(c => c.Status is CheckStatus.Passed or CheckStatus.Skipped);
                 checks.Detail = $"{record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} passed";
             }
@@ -123,10 +140,24 @@ public static class DrillRunner
         }
         finally
         {
+            // Before cleanup: a cleanup failure on a drill that met everything else is still an Error, not a Failed.
+            ObjectiveEvaluator.Apply(record, options.Objectives);
             if (restore is not null) await CleanUpAsync(record, restore, options, progress).ConfigureAwait(false);
             record.EndedAt = DateTimeOffset.UtcNow;
         }
         return record;
+    }
+
+    private static void RegisterGeneratedPassword(LocalRestore restore)
+    {
+        try
+        {
+            Redactor.RegisterSecret(restore.ClientConnectionString().Password);
+        }
+        catch (InvalidOperationException)
+        {
+            // The instance never started, so its password was never handed to anything that could echo it.
+        }
     }
 
     private static async Task CleanUpAsync(DrillRecord record, LocalRestore restore, DrillOptions options, IProgress<DrillProgress>? progress)
@@ -164,6 +195,6 @@ public static class DrillRunner
         record.Verdict = verdict;
         record.FailureCategory = category;
         record.FailedPhase = phase;
-        record.FailureMessage = message;
+        record.FailureMessage = Redactor.Redact(message);
     }
 }

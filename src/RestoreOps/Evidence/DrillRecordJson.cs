@@ -1,11 +1,17 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Xml;
 using RestoreOps.Model;
 
 namespace RestoreOps.Evidence;
 
-/// <summary>Reads and writes drill records as JSON: camelCase, enums as names, instants in UTC, durations in seconds and ISO 8601.</summary>
+/// <summary>
+/// Reads and writes drill records as JSON: camelCase, enums as names, instants in UTC, durations in seconds and
+/// ISO 8601. Every string value passes through <see cref="Redactor"/> on the way out, so no caller can write a secret.
+/// The shape is documented in docs/schemas/drill-record.schema.json.
+/// </summary>
+/// <example><code>var path = await DrillRecordJson.WriteAsync(record, "evidence", ct); var back = DrillRecordJson.Deserialize(File.ReadAllText(path));</code></example>
 public static class DrillRecordJson
 {
     /// <summary>The serializer settings every writer and reader uses.</summary>
@@ -18,6 +24,8 @@ public static class DrillRecordJson
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
             WriteIndented = true,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            // Phases, Checks, Cleanup and Objectives are get-only collections on the model: read them by filling in.
+            PreferredObjectCreationHandling = JsonObjectCreationHandling.Populate,
         };
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         o.Converters.Add(new DurationConverter());
@@ -25,18 +33,70 @@ public static class DrillRecordJson
         return o;
     }
 
-    /// <summary>The record as JSON text.</summary>
-    public static string Serialize(DrillRecord record) => JsonSerializer.Serialize(record, Options);
+    /// <summary>The record as indented JSON text, secrets redacted. Digest and signature are written as they are on the record.</summary>
+    public static string Serialize(DrillRecord record) => ToRedactedNode(record).ToJsonString(Options);
 
-    /// <summary>Writes <c>&lt;directory&gt;/&lt;drillId&gt;.json</c> and returns its path. Writes a temporary file first so a crash never leaves half a record.</summary>
-    public static async Task<string> WriteAsync(DrillRecord record, string directory, CancellationToken cancellationToken)
+    /// <summary>Reads a record written by <see cref="Serialize"/> (any schema version this build knows).</summary>
+    /// <exception cref="JsonException">The text is not a drill record; the message names the offending path.</exception>
+    public static DrillRecord Deserialize(string json) =>
+        JsonSerializer.Deserialize<DrillRecord>(json, Options) ?? throw new JsonException("The document is JSON null, not a drill record.");
+
+    /// <summary>A deep copy of the record with every string redacted: what the non-JSON writers render from.</summary>
+    public static DrillRecord RedactedCopy(DrillRecord record) => Deserialize(Serialize(record));
+
+    /// <summary>
+    /// Seals the record with a digest (see <see cref="RecordSeal"/>), writes <c>&lt;directory&gt;/&lt;drillId&gt;.json</c> and returns its path. Writes a temporary file first so a crash never leaves half a record.
+    /// </summary>
+    public static async Task<string> WriteAsync(DrillRecord record, string directory, CancellationToken cancellationToken) =>
+        await WriteAsync(record, directory, signingKey: null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As <see cref="WriteAsync(DrillRecord, string, CancellationToken)"/>, and signs the record when <paramref name="signingKey"/> is given.</summary>
+    public static async Task<string> WriteAsync(DrillRecord record, string directory, byte[]? signingKey, CancellationToken cancellationToken)
     {
+        RecordSeal.Seal(record, signingKey);
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, record.DrillId + ".json");
         var temp = path + ".tmp";
         await File.WriteAllTextAsync(temp, Serialize(record) + "\n", cancellationToken).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);
         return path;
+    }
+
+    private static JsonNode ToRedactedNode(DrillRecord record)
+    {
+        var node = JsonSerializer.SerializeToNode(record, Options)!;
+        RedactStrings(node);
+        return node;
+    }
+
+    private static void RedactStrings(JsonNode node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (name, child) in o.ToList())
+                {
+                    if (child is null) continue;
+                    if (child is JsonValue v && v.TryGetValue<string>(out var text))
+                    {
+                        var redacted = Redactor.Redact(text);
+                        if (!ReferenceEquals(redacted, text) && redacted != text) o[name] = redacted;
+                    }
+                    else RedactStrings(child);
+                }
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++)
+                {
+                    if (a[i] is JsonValue v && v.TryGetValue<string>(out var text))
+                    {
+                        var redacted = Redactor.Redact(text);
+                        if (redacted != text) a[i] = redacted;
+                    }
+                    else if (a[i] is { } child) RedactStrings(child);
+                }
+                break;
+        }
     }
 
     /// <summary>Durations as <c>{"seconds": 12.345, "iso8601": "PT12.345S"}</c>: a number to compute with, a standard text to read.</summary>

@@ -1,0 +1,74 @@
+using RestoreOps.Model;
+
+namespace RestoreOps.Evidence;
+
+/// <summary>Settings for <see cref="EvidenceWriter.WriteAllAsync"/>.</summary>
+public sealed class EvidenceOptions
+{
+    /// <summary>HMAC-SHA256 key for the record's signature (from the environment: <see cref="RecordSeal.KeyFromEnvironment"/>); null: digest only.</summary>
+    public byte[]? SigningKey { get; init; }
+    /// <summary>Also write the Prometheus text to this file (e.g. the node-exporter textfile directory's <c>restoreops.prom</c>).</summary>
+    public string? TextfileCollectorPath { get; init; }
+}
+
+/// <summary>The files <see cref="EvidenceWriter.WriteAllAsync"/> wrote.</summary>
+/// <param name="Json">The sealed record, <c>&lt;drillId&gt;.json</c>: the durable evidence.</param>
+/// <param name="JUnit"><c>&lt;drillId&gt;.junit.xml</c>.</param>
+/// <param name="Markdown"><c>&lt;drillId&gt;.md</c>.</param>
+/// <param name="Html"><c>&lt;drillId&gt;.html</c>.</param>
+/// <param name="Prometheus"><c>&lt;drillId&gt;.prom</c>, plus the textfile collector copy when asked for.</param>
+public sealed record EvidencePaths(string Json, string JUnit, string Markdown, string Html, IReadOnlyList<string> Prometheus)
+{
+    /// <summary>Every path written.</summary>
+    public IEnumerable<string> All => new[] { Json, JUnit, Markdown, Html }.Concat(Prometheus);
+}
+
+/// <summary>
+/// Writes every evidence format for a drill into one folder: the sealed JSON record, JUnit XML, Markdown, an HTML
+/// report with trends from the folder's earlier records, and Prometheus text. Each file is written to a temporary
+/// name and moved into place, so a reader never sees half a file.
+/// </summary>
+/// <example>
+/// <code>
+/// var paths = await EvidenceWriter.WriteAllAsync(record, "/evidence", new EvidenceOptions { SigningKey = RecordSeal.KeyFromEnvironment() }, ct);
+/// Console.WriteLine(paths.Json);
+/// </code>
+/// </example>
+public static class EvidenceWriter
+{
+    /// <summary>Writes all formats and returns their paths. Seals the record (sets its digest and signature) first.</summary>
+    public static async Task<EvidencePaths> WriteAllAsync(DrillRecord record, string directory, EvidenceOptions options, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        // Read before writing this record so a broken earlier file cannot stop today's evidence from being written.
+        var earlier = DrillHistory.Load(directory).ForSource(record.Source).Where(r => r.DrillId != record.DrillId).ToList();
+        var json = await DrillRecordJson.WriteAsync(record, directory, options.SigningKey, ct).ConfigureAwait(false);
+        var stem = Path.Combine(directory, record.DrillId);
+        var junit = await WriteFileAsync(stem + ".junit.xml", JUnitWriter.Write(record), ct).ConfigureAwait(false);
+        var markdown = await WriteFileAsync(stem + ".md", MarkdownWriter.Write(record), ct).ConfigureAwait(false);
+        var html = await WriteFileAsync(stem + ".html", HtmlReportWriter.Write(record, earlier), ct).ConfigureAwait(false);
+        var lastSuccess = LastSuccess(record, earlier);
+        var metrics = PrometheusWriter.Write(record, lastSuccess);
+        var prom = new List<string> { await WriteFileAsync(stem + ".prom", metrics, ct).ConfigureAwait(false) };
+        if (options.TextfileCollectorPath is { } textfile)
+            prom.Add(await WriteFileAsync(textfile, metrics, ct).ConfigureAwait(false));
+        return new EvidencePaths(json, junit, markdown, html, prom);
+    }
+
+    /// <summary>When the last passed drill of the record's source ended: the record itself if it passed, else the newest passed earlier one.</summary>
+    public static DateTimeOffset? LastSuccess(DrillRecord record, IEnumerable<DrillRecord> earlier) =>
+        record.Verdict == DrillVerdict.Passed ? record.EndedAt
+            : earlier.Where(r => r.Verdict == DrillVerdict.Passed && (r.Source ?? "") == (record.Source ?? "")).Select(r => (DateTimeOffset?)r.EndedAt).Max();
+
+    private static async Task<string> WriteFileAsync(string path, string text, CancellationToken ct)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        // The textfile collector reads *.prom: the temporary name must not end in .prom or it would read half a file.
+        var temp = path + ".tmp";
+        // The output passed through the redacted record already; this catches a secret a format adds on its own.
+        await File.WriteAllTextAsync(temp, Redactor.Redact(text), ct).ConfigureAwait(false);
+        File.Move(temp, path, overwrite: true);
+        return path;
+    }
+}

@@ -1,0 +1,34 @@
+namespace RestoreOps.Tests.Evidence;
+
+/// <summary>Where the repository, the schema and the test artifacts are.</summary>
+internal static class TestLocations
+{
+    public static string RepositoryRoot { get; } = Find();
+
+    public static string SchemaPath => Path.Combine(RepositoryRoot, "docs", "schemas", "drill-record.schema.json");
+
+    /// <summary>artifacts/test-results/evidence (git-ignored): what a human looks at after a run.</summary>
+    public static string Artifacts
+    {
+        get
+        {
+            var dir = Path.Combine(RepositoryRoot, "artifacts", "test-results", "evidence");
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+    }
+
+    public static string NewTempDirectory()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "restoreops-evidence-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "RestoreOps.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"No RestoreOps.sln above {AppContext.BaseDirectory}; run the tests from the repository.");
+    }
+}
