@@ -31,6 +31,8 @@ public static class CliApp
         var root = new RootCommand("RestoreOps: prove that PostgreSQL backups restore. Restores a backup into a throwaway instance, verifies it, records evidence, and cleans up.");
         root.Subcommands.Add(DrillCommand(stdout, stderr));
         root.Subcommands.Add(BackupsCommand(stdout, stderr));
+        root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
+        root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
         var parse = root.Parse(args);
         var config = new InvocationConfiguration
         {
@@ -149,7 +151,15 @@ public static class CliApp
         var database = new Option<string?>("--database") { Description = "Database the checks run in (default: the dump's database, else postgres)." };
         var expectRows = new Option<string[]>("--expect-rows") { Description = "Row-count check, repeatable: TABLE=N or TABLE=MIN..MAX (TABLE may be schema.table).", Arity = ArgumentArity.ZeroOrMore };
         var expectSql = new Option<string[]>("--expect-sql") { Description = "Scalar SQL check, repeatable: 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.", Arity = ArgumentArity.ZeroOrMore };
-        var evidence = new Option<string?>("--evidence") { Description = "Directory for the evidence record (<drillId>.json)." };
+        var checksFile = new Option<string?>("--checks") { Description = "A check file (YAML; see docs/checks.md) run against the restored database." };
+        var evidence = new Option<string?>("--evidence") { Description = "Directory for the evidence: <drillId>.json (sealed with a SHA-256 digest), .junit.xml, .md, .html, .prom. Earlier records there feed trends and relative checks." };
+        var maxBackupAge = new Option<string?>("--max-backup-age") { Description = "RPO objective: the newest backup may be at most this old (e.g. 26h, 7d, PT30M)." };
+        var maxDataAge = new Option<string?>("--max-data-age") { Description = "RPO objective: the restored data's newest commit may be at most this old." };
+        var maxRestoreTime = new Option<string?>("--max-restore-time") { Description = "RTO objective: the restore (download to ready) may take at most this long." };
+        var heartbeatUrl = new Option<string?>("--heartbeat-url") { Description = "Pinged only when the drill passes (a dead man's switch such as healthchecks.io): silence is the alarm." };
+        var pushgatewayUrl = new Option<string?>("--pushgateway-url") { Description = "Prometheus Pushgateway to push the drill's metrics to." };
+        var textfile = new Option<string?>("--textfile") { Description = "Also write the metrics here, for node-exporter's textfile collector." };
+        var signKeyEnv = new Option<string?>("--sign-key-env") { Description = "Environment variable holding a key to HMAC-sign the record (default: RESTOREOPS_SIGNING_KEY when set)." };
         var json = new Option<bool>("--json") { Description = "Print the drill record as JSON on stdout." };
         var keep = new Option<bool>("--keep") { Description = "Leave the restored instance running for inspection (remove its work directory yourself)." };
         var osUser = new Option<string?>("--os-user") { Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
@@ -162,7 +172,8 @@ public static class CliApp
         var cmd = new Command("drill", "Restore a backup into a throwaway local PostgreSQL, verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
-                     database, expectRows, expectSql, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId })
+                     database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId,
+                     maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, pushgatewayUrl, textfile, signKeyEnv })
             cmd.Options.Add(o);
 
         cmd.SetAction(async (r, ct) =>
@@ -184,6 +195,20 @@ public static class CliApp
                 ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
             };
             var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
+            // Everything that can be wrong with the input is found before anything is restored.
+            var objectives = new DrillObjectives
+            {
+                MaxBackupAge = r.GetValue(maxBackupAge) is { } a ? DurationText.Parse(a, "--max-backup-age") : null,
+                MaxDataAge = r.GetValue(maxDataAge) is { } da ? DurationText.Parse(da, "--max-data-age") : null,
+                MaxRestoreTime = r.GetValue(maxRestoreTime) is { } t ? DurationText.Parse(t, "--max-restore-time") : null,
+            };
+            var keyName = r.GetValue(signKeyEnv);
+            var signingKey = RecordSeal.KeyFromEnvironment(keyName ?? RecordSeal.DefaultKeyVariable);
+            if (keyName is not null && signingKey is null)
+                throw new ConfigurationException($"--sign-key-env {keyName}: that environment variable is not set or empty.", $"Export {keyName} or drop --sign-key-env.");
+            var heartbeat = ParseUrl(r.GetValue(heartbeatUrl), "--heartbeat-url");
+            var pushgateway = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url");
+            var suite = r.GetValue(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
             var progress = new TerminalProgress(stderr);
 
             DemoSource? demoSource = null;
@@ -192,14 +217,19 @@ public static class CliApp
             {
                 Func<CancellationToken, Task<Backup>> discover;
                 string? defaultDatabase = null;
-                var checks = new List<RestoreCheck>();
+                var checks = new List<RestoreCheck>(suite?.Checks ?? []);
+                var checkRun = suite?.RunOptions;
                 if (r.GetValue(demo))
                 {
                     demoSource = await DemoSource.CreateAsync(restoreOptions, progress, ct).ConfigureAwait(false);
                     var d = demoSource;
                     discover = _ => Task.FromResult(d.Backup);
                     target = d.RecoveryTarget;
-                    checks.AddRange(d.Checks);
+                    if (suite is null)
+                    {
+                        checks.AddRange(d.Checks.Checks);
+                        checkRun = d.Checks.RunOptions;
+                    }
                 }
                 else if (r.GetValue(src.Source) is not null)
                 {
@@ -225,7 +255,7 @@ public static class CliApp
                 }
 
                 var db = r.GetValue(database) ?? defaultDatabase ?? "postgres";
-                if (!r.GetValue(demo)) checks.Add(new ConnectivityCheck(db, TimeSpan.FromSeconds(30)));
+                if (!r.GetValue(demo) && suite is null) checks.Add(new ConnectivityCheck(db, TimeSpan.FromSeconds(30)));
                 checks.AddRange((r.GetValue(expectRows) ?? []).Select(spec => ParseRowCheck(db, spec)));
                 checks.AddRange((r.GetValue(expectSql) ?? []).Select((spec, i) => ParseSqlCheck(db, spec, i + 1)));
 
@@ -238,12 +268,30 @@ public static class CliApp
                     Keep = r.GetValue(keep),
                     DrillId = r.GetValue(drillId),
                     SourceDescription = r.GetValue(src.Source) is { } s ? $"{s.TrimEnd('/')}/{r.GetValue(src.ServerName)}" : null,
+                    CheckRun = checkRun,
+                    EvidenceDirectory = r.GetValue(evidence),
+                    Objectives = objectives,
                 }, progress, ct).ConfigureAwait(false);
 
-                if (r.GetValue(evidence) is { } dir)
+                // The record is the durable evidence: written whatever happened, with no cancellation.
+                var dir = r.GetValue(evidence);
+                if (dir is not null)
                 {
-                    var path = await DrillRecordJson.WriteAsync(record, dir, CancellationToken.None).ConfigureAwait(false);
-                    await stderr.WriteLineAsync($"Evidence written to {path}").ConfigureAwait(false);
+                    var paths = await EvidenceWriter.WriteAllAsync(record, dir,
+                        new EvidenceOptions { SigningKey = signingKey, TextfileCollectorPath = r.GetValue(textfile) }, CancellationToken.None).ConfigureAwait(false);
+                    await stderr.WriteLineAsync($"Evidence written to {paths.Json}").ConfigureAwait(false);
+                }
+                if (pushgateway is not null)
+                {
+                    var last = EvidenceWriter.LastSuccess(record, dir is null ? [] : DrillHistory.Load(dir).ForSource(record.Source));
+                    var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
+                    if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
+                }
+                if (heartbeat is not null)
+                {
+                    // Only a passed drill pings: a missed ping is what pages someone.
+                    var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = heartbeat }, CancellationToken.None).ConfigureAwait(false);
+                    if (record.Verdict == DrillVerdict.Passed && !ping.Sent) await stderr.WriteLineAsync($"restoreops: {ping.Message}").ConfigureAwait(false);
                 }
                 if (r.GetValue(json)) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
                 else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
@@ -267,6 +315,14 @@ public static class CliApp
         DrillVerdict.Failed => Failed,
         _ => record.FailureCategory == DrillFailureCategory.Configuration ? UsageError : InfrastructureError,
     };
+
+    private static Uri? ParseUrl(string? value, string option)
+    {
+        if (value is null) return null;
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+            return uri;
+        throw new ConfigurationException($"{option} '{value}' is not an http(s) URL.", $"Pass a full URL, e.g. {option} https://hc-ping.com/<uuid>.");
+    }
 
     internal static RecoveryTarget ParseTarget(string? time, string? lsn, string? xid, string? name, bool immediate)
     {

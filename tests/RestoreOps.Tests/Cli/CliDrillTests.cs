@@ -36,11 +36,20 @@ public sealed class CliDrillTests(BackupFixtures fx)
 
         Assert.True(exit == CliApp.Passed, $"exit {exit}\n{output}\n{errors}");
         var file = Assert.Single(Directory.GetFiles(evidence, "*.json"));
+        var stem = Path.ChangeExtension(file, null);
+        foreach (var format in new[] { ".junit.xml", ".md", ".html", ".prom" })
+            Assert.True(File.Exists(stem + format), $"{stem}{format} was not written");
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(file));
         var root = doc.RootElement;
         Assert.Equal("passed", root.GetProperty("verdict").GetString());
         Assert.Equal(Path.GetFileNameWithoutExtension(file), root.GetProperty("drillId").GetString());
-        Assert.Equal(4, root.GetProperty("checks").EnumerateArray().Count(c => c.GetProperty("status").GetString() == "passed"));
+        // The demo runs docs/examples/demo-checks.yaml: every check in it passes.
+        var checks = root.GetProperty("checks").EnumerateArray().ToList();
+        var shipped = RestoreOps.Checks.CheckFile.Load(Path.Combine(RepositoryRoot(), "docs", "examples", "demo-checks.yaml")).Checks.Count;
+        Assert.Equal(shipped, checks.Count);
+        Assert.All(checks, c => Assert.Equal("passed", c.GetProperty("status").GetString()));
+        Assert.Contains(checks, c => c.GetProperty("name").GetString() == "orders at the recovery target");
+        Assert.StartsWith("sha256:", root.GetProperty("digest").GetString());
         Assert.True(root.GetProperty("restoreDuration").GetProperty("seconds").GetDouble() > 0);
         Assert.StartsWith("PT", root.GetProperty("restoreDuration").GetProperty("iso8601").GetString());
         var phases = root.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("phase").GetString()).ToList();
@@ -49,6 +58,19 @@ public sealed class CliDrillTests(BackupFixtures fx)
         Assert.Empty(Directory.GetFileSystemEntries(work));
         Assert.Empty(Leftovers.ProcessesMentioning(work));
         Assert.Contains("PASSED", output);
+
+        var verify = await RunAsync("evidence", "verify", file);
+        Assert.True(verify.Exit == 0, verify.Out + verify.Err);
+        var tampered = (await File.ReadAllTextAsync(file)).Replace("\"passed\"", "\"failed\"");
+        await File.WriteAllTextAsync(file, tampered);
+        Assert.NotEqual(0, (await RunAsync("evidence", "verify", file)).Exit);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(dir!.FullName, "RestoreOps.sln"))) dir = dir.Parent;
+        return dir.FullName;
     }
 
     [Fact]
