@@ -213,6 +213,7 @@ public static class CliApp
 
             DemoSource? demoSource = null;
             BarmanCloudCatalog? catalog = null;
+            LocalRestore? restore = null;
             try
             {
                 Func<CancellationToken, Task<Backup>> discover;
@@ -271,7 +272,7 @@ public static class CliApp
                     CheckRun = checkRun,
                     EvidenceDirectory = r.GetValue(evidence),
                     Objectives = objectives,
-                }, progress, ct).ConfigureAwait(false);
+                }, progress, ct, created => restore = created).ConfigureAwait(false);
 
                 // The record is the durable evidence: written whatever happened, with no cancellation.
                 var dir = r.GetValue(evidence);
@@ -295,6 +296,13 @@ public static class CliApp
                 }
                 if (r.GetValue(json)) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
                 else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+                if (record.Cleanup.Kept && restore?.Instance is { IsRunning: true } kept)
+                {
+                    // The private socket needs no password, so nothing secret is printed.
+                    await stderr.WriteLineAsync($"The restored instance keeps running. Connect (as root or OS user {kept.Account.Name}): psql -h {kept.SocketDirectory} -p {kept.Port} -U {kept.Superuser}").ConfigureAwait(false);
+                    var asAccount = kept.Account.IsCurrentUser ? "" : $"runuser -u {kept.Account.Name} -- ";
+                    await stderr.WriteLineAsync($"Remove it when done: {asAccount}{kept.Binaries.Tool("pg_ctl")} -D {kept.DataDirectory} stop -m fast && rm -rf {restore.Cluster.WorkDirectory}").ConfigureAwait(false);
+                }
                 // Scheduled jobs often keep only stderr: the reason must be there too.
                 if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
                 return ExitCode(record);
