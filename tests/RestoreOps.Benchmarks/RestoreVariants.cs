@@ -50,20 +50,8 @@ internal static class RestoreVariants
         Directory.Delete(data);   // barman-cloud-restore wants to create it
         await CommandRunner.RunCheckedAsync("barman-cloud-restore", "barman-cloud-restore",
             ["--endpoint-url", src.S3.Endpoint, BenchSource.Destination, server, backup.Id, data], src.Account, src.AwsEnvironment, ct);
-        await using var instance = new LocalInstance(src.Binaries, src.Account, data, run_, log, LocalInstance.FreeLoopbackPort(), "postgres");
-        File.WriteAllBytes(Path.Combine(data, "recovery.signal"), []);
-        src.Account.Own(Path.Combine(data, "recovery.signal"));
-        await instance.StartAsync(new Dictionary<string, string>
-        {
-            ["archive_mode"] = "off",
-            ["restore_command"] = $"barman-cloud-wal-restore --endpoint-url {src.S3.Endpoint} {BenchSource.Destination} {server} %f %p",
-            ["recovery_target_action"] = "promote",
-        }, src.AwsEnvironment, ct);
-        await WaitPromotedAsync(instance, ct);
-        var seconds = clock.Elapsed.TotalSeconds;
-        await VerifyAsync(src, instance);
-        await instance.StopAsync();
-        Directory.Delete(work, recursive: true);
+        var seconds = await ReplayAsync(src, work, (data, run_, log),
+            $"barman-cloud-wal-restore --endpoint-url {src.S3.Endpoint} {BenchSource.Destination} {server} %f %p", src.AwsEnvironment, clock, ct);
         return new RestoreSample("barman", src.Segments, server, run, seconds, "");
     }
 
@@ -103,21 +91,30 @@ internal static class RestoreVariants
             await CommandRunner.RunCheckedAsync("tar", "tar", ["-xf", archive, "-C", data], null, null, ct);
         src.Account.Own(data, recursive: true);
         src.Account.Own(wal, recursive: true);
-        File.WriteAllBytes(Path.Combine(data, "recovery.signal"), []);
-        src.Account.Own(Path.Combine(data, "recovery.signal"));
-        await using var instance = new LocalInstance(src.Binaries, src.Account, data, socket, log, LocalInstance.FreeLoopbackPort(), "postgres");
+        var seconds = await ReplayAsync(src, work, (data, socket, log), $"cp {wal}/%f %p", null, clock, ct);
+        return new RestoreSample("floor", src.Segments, server, run, seconds, "");
+    }
+
+    /// <summary>Recovers an unpacked data directory with <paramref name="restoreCommand"/>; returns the clock at promotion, then verifies and removes it.</summary>
+    private static async Task<double> ReplayAsync(BenchSource src, string work, (string Data, string Socket, string Log) layout, string restoreCommand,
+        IReadOnlyDictionary<string, string?>? environment, Stopwatch clock, CancellationToken ct)
+    {
+        var signal = Path.Combine(layout.Data, "recovery.signal");
+        File.WriteAllBytes(signal, []);
+        src.Account.Own(signal);
+        await using var instance = new LocalInstance(src.Binaries, src.Account, layout.Data, layout.Socket, layout.Log, LocalInstance.FreeLoopbackPort(), "postgres");
         await instance.StartAsync(new Dictionary<string, string>
         {
             ["archive_mode"] = "off",
-            ["restore_command"] = $"cp {wal}/%f %p",
+            ["restore_command"] = restoreCommand,
             ["recovery_target_action"] = "promote",
-        }, null, ct);
+        }, environment, ct);
         await WaitPromotedAsync(instance, ct);
         var seconds = clock.Elapsed.TotalSeconds;
         await VerifyAsync(src, instance);
         await instance.StopAsync();
         Directory.Delete(work, recursive: true);
-        return new RestoreSample("floor", src.Segments, server, run, seconds, "");
+        return seconds;
     }
 
     private const string S3rverServerBucket = RestoreOps.Tests.Fixtures.S3rverServer.Bucket;
