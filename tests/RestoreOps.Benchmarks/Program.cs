@@ -18,9 +18,17 @@ var log = Console.Out;
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
 
+if (command == "catalogue")
+{
+    var row = await CatalogueBenchmark.RunAsync(int.Parse(Arg("--objects", "20000"), CultureInfo.InvariantCulture), runs, log, cts.Token);
+    var text = "| WAL objects | RestoreOps list + plan, median (min–max) s | bare paged ListObjectsV2, median (min–max) s | ratio |\n|---|---|---|---|\n" + row + "\n";
+    await File.WriteAllTextAsync(Path.Combine(outDir, "catalogue.md"), text);
+    log.WriteLine(text);
+    return 0;
+}
 if (command != "restore")
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR]");
+    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5]");
     return 2;
 }
 
