@@ -26,9 +26,18 @@ if (command == "catalogue")
     log.WriteLine(text);
     return 0;
 }
+if (command == "checks")
+{
+    var scales = Arg("--scales", "15,50,150").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+    var rows = await ChecksBenchmark.RunAsync(scales, runs, log, cts.Token);
+    var text = "| pgbench scale | database size | checks | parallel (4) median (min–max) s | sequential median (min–max) s | ratio |\n|---|---|---|---|---|---|\n" + string.Join("\n", rows) + "\n";
+    await File.WriteAllTextAsync(Path.Combine(outDir, "checks.md"), text);
+    log.WriteLine(text);
+    return 0;
+}
 if (command != "restore")
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5]");
+    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5] | checks [--scales 15,50,150] [--runs 5]");
     return 2;
 }
 
