@@ -33,6 +33,9 @@ public sealed class WalRestorePlan
     /// ones, and every history file of a later timeline. Throws when the archive lacks a segment the backup
     /// needs to become consistent.
     /// </summary>
+    /// <param name="archive">Where the WAL is.</param>
+    /// <param name="backup">The backup the restore starts from.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
     /// <param name="requireBackupRange">Fail when the archive lacks a segment between the backup's begin and end WAL
     /// (true for backups that never carry their own WAL, like Barman's).</param>
     public static async Task<WalRestorePlan> CreateAsync(IWalArchive archive, Backup backup, CancellationToken cancellationToken, bool requireBackupRange = true)
