@@ -78,17 +78,31 @@ public sealed class WalPrefetcher
         }
     }
 
+    /// <summary>Attempts per file: a dropped connection or a checksum mismatch on the wire is retried, a missing or corrupt file is not.</summary>
+    internal const int Attempts = 3;
+
     private async Task FetchOneAsync(WalArchiveFile file, CancellationToken cancellationToken)
     {
         var target = Path.Combine(_spool, file.Name);
         var part = target + ".part";
         try
         {
-            await using (var source = await _archive.OpenAsync(file, cancellationToken).ConfigureAwait(false))
-            await using (var output = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            for (var attempt = 1; ; attempt++)
             {
-                await source.CopyToAsync(output, 1 << 20, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytes, output.Length);
+                try
+                {
+                    await using (var source = await _archive.OpenAsync(file, cancellationToken).ConfigureAwait(false))
+                    await using (var output = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                    {
+                        await source.CopyToAsync(output, 1 << 20, cancellationToken).ConfigureAwait(false);
+                        Interlocked.Add(ref _bytes, output.Length);
+                    }
+                    break;
+                }
+                catch (Exception e) when (attempt < Attempts && IsTransient(e) && !cancellationToken.IsCancellationRequested)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken).ConfigureAwait(false);
+                }
             }
             File.SetUnixFileMode(part, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             File.Move(part, target, overwrite: true);
@@ -112,6 +126,10 @@ public sealed class WalPrefetcher
             File.Delete(target + ".pending");
         }
     }
+
+    // What the archive says (no such file, damaged data) will not change on a retry; the network might.
+    private static bool IsTransient(Exception e) =>
+        e is not (InvalidDataException or RestoreFailedException or ConfigurationException or OperationCanceledException);
 
     /// <summary>
     /// The restore_command script. Exit 1 tells PostgreSQL "not in the archive" (normal at the end of WAL);

@@ -293,6 +293,39 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
         Leftovers.AssertNone(restore);
     }
 
+    [Fact]
+    public async Task A_wal_fetch_that_fails_once_is_retried_and_the_drill_passes()
+    {
+        var backup = await Latest("gzip")(default);
+        var attempts = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        var options = new LocalRestoreOptions
+        {
+            WorkRoot = fx.WorkRoot,
+            ObjectStore = fx.S3.Options,
+            ReadyTimeout = TimeSpan.FromMinutes(3),
+            WrapWalArchive = archive => new FailingOnceWalArchive(archive, attempts),
+        };
+
+        var (record, restore) = await DrillAsync(_ => Task.FromResult(backup), RecoveryTarget.Latest, ExpectRows(AllRows, F.RowsAfterTarget), options);
+
+        Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
+        Assert.NotEmpty(attempts);
+        Assert.All(attempts.Values, n => Assert.Equal(2, n));
+        Assert.Equal(0, restore.Prefetcher!.FilesFailed);
+        Leftovers.AssertNone(restore);
+    }
+
+    /// <summary>Every segment's first fetch breaks off as a dropped connection would; the second succeeds.</summary>
+    private sealed class FailingOnceWalArchive(RestoreOps.Wal.IWalArchive inner, System.Collections.Concurrent.ConcurrentDictionary<string, int> attempts) : RestoreOps.Wal.IWalArchive
+    {
+        public string Description => inner.Description;
+        public Task<IReadOnlyList<RestoreOps.Wal.WalArchiveFile>> ListAsync(RestoreOps.Wal.WalFileName from, CancellationToken ct) => inner.ListAsync(from, ct);
+        public Task<Stream> OpenAsync(RestoreOps.Wal.WalArchiveFile file, CancellationToken ct) =>
+            attempts.AddOrUpdate(file.Name, 1, (_, n) => n + 1) == 1
+                ? throw new IOException($"connection reset while fetching {file.Name}")
+                : inner.OpenAsync(file, ct);
+    }
+
     /// <summary>A WAL archive that never delivers the files <paramref name="hold"/> names (until cancelled).</summary>
     private sealed class HeldWalArchive(RestoreOps.Wal.IWalArchive inner, Func<string, bool> hold) : RestoreOps.Wal.IWalArchive
     {
