@@ -15,6 +15,21 @@ public static class CnpgNames
     public const string PhaseSettingUpPrimary = "Setting up primary";
     /// <summary>Condition type set True when the cluster is ready.</summary>
     public const string ConditionReady = "Ready";
+    /// <summary>
+    /// Phases from which CNPG does not recover on its own (cluster_types.go): a drill waiting for "healthy" stops
+    /// at once instead of running into its timeout.
+    /// </summary>
+    public static IReadOnlySet<string> FailurePhases { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "Cluster cannot proceed to reconciliation due to an unknown plugin being required",
+        "Cluster cannot proceed to reconciliation due to an error while interacting with plugins",
+        "Cluster has incomplete or invalid image catalog",
+        "Cluster is unrecoverable and needs manual intervention",
+        "Cluster cannot execute instance online upgrade due to missing architecture binary",
+        "Unable to create required cluster objects",
+        "Invalid cluster definition",
+    };
+
     /// <summary>The Barman Cloud plugin's name.</summary>
     public const string BarmanCloudPlugin = "barman-cloud.cloudnative-pg.io";
     /// <summary>Annotation that disables the empty-archive check: RestoreOps never sets it.</summary>

@@ -109,6 +109,9 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     /// <summary>Port-forwards to pod <paramref name="pod"/> go to <paramref name="target"/>.</summary>
     public void MapPortForward(string ns, string pod, IPEndPoint target) => _forwards[(ns, pod)] = target;
 
+    /// <summary>Forgets the port-forward target of a pod (the pod is gone): later forwards to it fail.</summary>
+    public void UnmapPortForward(string ns, string pod) => _forwards.TryRemove((ns, pod), out _);
+
     /// <summary>Requests wait (no answer) until <see cref="ReleaseRequests"/> or disposal: for timeout tests.</summary>
     public void HangRequests() => _hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -1,0 +1,418 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Npgsql;
+using RestoreOps.Backups;
+using RestoreOps.Cnpg;
+using RestoreOps.Kubernetes;
+using RestoreOps.Local;
+using RestoreOps.Model;
+using RestoreOps.Tests.Fixtures;
+using RestoreOps.Tests.Kubernetes;
+
+namespace RestoreOps.Tests.Cnpg;
+
+/// <summary>
+/// A stand-in for the CloudNativePG operator inside <see cref="FakeKubernetesServer"/>: every created Cluster is
+/// checked against the real CRD schema (422 with causes), and a recovery Cluster is brought up the way CNPG
+/// does it (FACTS.md §b–§d) — "Setting up primary", a <c>-1-full-recovery</c> Job, the backup resolved from the
+/// external cluster or the Backup object, a REAL restore of the fixture's Barman backup, the owner's password
+/// from a generated <c>-app</c> secret, pod/PVC/service, then "Cluster in healthy state". A failed restore leaves
+/// the Job failed, the phase at "Setting up primary" with a reason, and a RestoreFailed Event.
+/// Deleting the Cluster stops the restore and removes what was created for it (as ownerReferences would).
+/// </summary>
+/// <example>
+/// <code>
+/// await using var server = new FakeKubernetesServer();
+/// await using var simulator = await OperatorSimulator.StartAsync(server, fixtures);
+/// // create a recovery Cluster through the engine; the simulator makes it healthy
+/// </code>
+/// </example>
+internal sealed class OperatorSimulator : IAsyncDisposable
+{
+    private static readonly CrdSchema ClusterSchema = CrdSchema.For(CnpgNames.Group, "clusters");
+    private static readonly CrdSchema BackupSchema = CrdSchema.For(CnpgNames.Group, "backups");
+
+    private readonly FakeKubernetesServer _server;
+    private readonly BackupFixtures _fx;
+    private readonly KubernetesClient _api;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, Reconcile> _clusters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _removed = new(StringComparer.Ordinal);
+    private Task _loop = Task.CompletedTask;
+
+    private OperatorSimulator(FakeKubernetesServer server, BackupFixtures fx)
+    {
+        _server = server;
+        _fx = fx;
+        _api = new KubernetesClient(server.Config("operator", "cnpg-system"));
+    }
+
+    /// <summary>Every LocalRestore the simulator ran, for <c>Leftovers.AssertNone</c>.</summary>
+    public ConcurrentQueue<LocalRestore> Restores { get; } = new();
+
+    /// <summary>ObjectStore name → destination path, for plugin (<c>barman-cloud.cloudnative-pg.io</c>) sources.</summary>
+    public ConcurrentDictionary<string, string> ObjectStores { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Installs CRD validation on <paramref name="server"/> only (no reconciliation).</summary>
+    public static void ValidateWithCrds(FakeKubernetesServer server) =>
+        server.Validate = (kind, obj) => kind == ResourceKind.Cluster ? ClusterSchema.Validate(obj)
+            : kind == ResourceKind.Backup ? BackupSchema.Validate(obj)
+            : [];
+
+    /// <summary>Validates with the CRDs and starts watching Clusters in every namespace.</summary>
+    public static async Task<OperatorSimulator> StartAsync(FakeKubernetesServer server, BackupFixtures fx)
+    {
+        ValidateWithCrds(server);
+        var simulator = new OperatorSimulator(server, fx);
+        var watching = server.WaitForWatchersAsync(server.ActiveWatchers + 1);
+        simulator._loop = Task.Run(simulator.WatchAsync);
+        // The watch lists first, so no Cluster can be missed; waiting here only keeps test timing simple.
+        await Task.WhenAny(watching, simulator._loop);
+        return simulator;
+    }
+
+    /// <summary>Completes when the simulator has finished removing cluster <paramref name="ns"/>/<paramref name="name"/> after its deletion.</summary>
+    public Task RemovedAsync(string ns, string name) => _removed.GetOrAdd($"{ns}/{name}", _ => NewSignal()).Task;
+
+    /// <summary>Puts a completed in-tree Backup resource for one of the fixture's real Barman backups.</summary>
+    public async Task<JsonObject> PutBackupAsync(string ns, string name, string cluster, string serverName, CancellationToken ct)
+    {
+        using var catalog = BarmanCloudCatalog.Create(BackupFixtures.DestinationPath, serverName, _fx.S3.Options);
+        var backup = await catalog.GetLatestAsync(ct);
+        static string Time(DateTimeOffset? t) => t!.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var resource = new JsonObject
+        {
+            ["apiVersion"] = CnpgNames.ApiVersion,
+            ["kind"] = "Backup",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = cluster }, ["method"] = "barmanObjectStore" },
+            ["status"] = new JsonObject
+            {
+                ["phase"] = CnpgNames.BackupCompleted,
+                ["method"] = "barmanObjectStore",
+                ["backupId"] = backup.Id,
+                ["backupName"] = backup.Name,
+                ["destinationPath"] = BackupFixtures.DestinationPath,
+                ["endpointURL"] = _fx.S3.Endpoint,
+                ["serverName"] = serverName,
+                ["startedAt"] = Time(backup.BeginTime),
+                ["stoppedAt"] = Time(backup.EndTime),
+                ["beginWal"] = backup.BeginWal,
+                ["endWal"] = backup.EndWal,
+                ["beginLSN"] = backup.BeginLsn,
+                ["endLSN"] = backup.EndLsn,
+            },
+        };
+        var problems = BackupSchema.Validate(resource);
+        if (problems.Count > 0) throw new InvalidOperationException("test Backup does not match the CRD: " + string.Join("; ", problems));
+        return _server.Put(ResourceKind.Backup, resource);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try { await _loop; } catch (Exception) { }
+        foreach (var key in _clusters.Keys.ToList())
+            await TearDownAsync(key);
+        _api.Dispose();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task WatchAsync()
+    {
+        try
+        {
+            await foreach (var change in _api.WatchAsync(ResourceKind.Cluster, IKubernetesApi.AllNamespaces, null, null, null, _stop.Token))
+            {
+                var key = $"{change.Namespace}/{change.Name}";
+                var uid = change.Object["metadata"]?["uid"]?.ToString() ?? "";
+                if (change.Type == WatchEventType.Deleted)
+                {
+                    // Tear down off the watch loop: a stopping restore must not delay other clusters' events.
+                    _ = Task.Run(() => TearDownAsync(key));
+                }
+                else if (change.Type == WatchEventType.Added && !_clusters.ContainsKey(key))
+                {
+                    var reconcile = new Reconcile(uid, CancellationTokenSource.CreateLinkedTokenSource(_stop.Token));
+                    if (_clusters.TryAdd(key, reconcile))
+                        reconcile.Task = Task.Run(() => BringUpAsync(change.Object, reconcile));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task TearDownAsync(string key)
+    {
+        var signal = _removed.GetOrAdd(key, _ => NewSignal());
+        if (!_clusters.TryRemove(key, out var reconcile))
+        {
+            signal.TrySetResult();
+            return;
+        }
+        await reconcile.Stop.CancelAsync();
+        try { await reconcile.Task; } catch (Exception) { }
+        if (reconcile.Restore is { } restore)
+            await restore.RemoveAsync();
+        foreach (var (kind, ns, name) in reconcile.Created)
+        {
+            _server.Remove(kind, ns, name);
+            if (kind == ResourceKind.Pod) _server.UnmapPortForward(ns, name);
+        }
+        reconcile.Stop.Dispose();
+        signal.TrySetResult();
+    }
+
+    private async Task BringUpAsync(JsonObject cluster, Reconcile reconcile)
+    {
+        var ct = reconcile.Stop.Token;
+        var ns = cluster["metadata"]!["namespace"]!.GetValue<string>();
+        var name = cluster["metadata"]!["name"]!.GetValue<string>();
+        var labels = (cluster["spec"]?["inheritedMetadata"]?["labels"] as JsonObject)?.DeepClone().AsObject() ?? new JsonObject();
+        labels[CnpgNames.ClusterLabel] = name;
+        var jobName = CnpgNames.FullRecoveryJob(name);
+        try
+        {
+            UpdateCluster(ns, name, status =>
+            {
+                status["phase"] = CnpgNames.PhaseSettingUpPrimary;
+                status["phaseReason"] = "Creating primary instance " + name + "-1";
+                status["instances"] = 1;
+                status["readyInstances"] = 0;
+                status["conditions"] = new JsonArray(Condition("Ready", "False", "ClusterIsNotReady", "Cluster Is Not Ready"));
+            });
+            Create(reconcile, ResourceKind.Job, Object(ns, jobName, labels, "Job", "batch/v1", new JsonObject { ["active"] = 1 },
+                extraLabels: new() { ["cnpg.io/jobRole"] = "full-recovery" }));
+
+            var recovery = cluster["spec"]?["bootstrap"]?["recovery"] as JsonObject
+                ?? throw new InvalidOperationException($"cluster {ns}/{name} has no spec.bootstrap.recovery: the simulator only restores");
+            var backup = await ResolveBackupAsync(cluster, recovery, ns, ct);
+            var target = MapTarget(recovery["recoveryTarget"] as JsonObject);
+            var drillId = labels[CnpgNames.DrillIdLabel]?.GetValue<string>() ?? name;
+            var restore = LocalRestore.Create(backup, target, _fx.RestoreOptions(), $"cnpg-{drillId}");
+            reconcile.Restore = restore;
+            Restores.Enqueue(restore);
+            await restore.RunAsync(null, ct);
+
+            // After promotion CNPG sets the owner's password from the (generated) app secret (FACTS.md §d).
+            var database = recovery["database"]?.GetValue<string>() ?? "app";
+            var owner = recovery["owner"]?.GetValue<string>() ?? database;
+            var password = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('/', 'x').Replace('+', 'y').TrimEnd('=');
+            await using (var admin = new NpgsqlConnection(restore.AdminConnectionString("postgres").ConnectionString))
+            {
+                await admin.OpenAsync(ct);
+                await using var alter = new NpgsqlCommand($"alter role {Quote(owner)} with login password '{password}'; alter database {Quote(database)} owner to {Quote(owner)}", admin);
+                await alter.ExecuteNonQueryAsync(ct);
+            }
+
+            var secretLabels = new Dictionary<string, string> { ["cnpg.io/userType"] = "app", ["cnpg.io/reload"] = "true" };
+            var secret = Object(ns, CnpgNames.AppSecret(name), labels, "Secret", "v1", null, secretLabels);
+            secret["type"] = "kubernetes.io/basic-auth";
+            secret["data"] = new JsonObject
+            {
+                ["username"] = B64(owner),
+                ["user"] = B64(owner),
+                ["password"] = B64(password),
+                ["dbname"] = B64(database),
+                ["host"] = B64(CnpgNames.ReadWriteService(name)),
+                ["port"] = B64("5432"),
+            };
+            Create(reconcile, ResourceKind.Secret, secret);
+            var pod = $"{name}-1";
+            Create(reconcile, ResourceKind.PersistentVolumeClaim, Object(ns, pod, labels, "PersistentVolumeClaim", "v1", new JsonObject { ["phase"] = "Bound" }));
+            _server.MapPortForward(ns, pod, new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port));
+            Create(reconcile, ResourceKind.Pod, Object(ns, pod, labels, "Pod", "v1", new JsonObject { ["phase"] = "Running" },
+                new() { ["cnpg.io/instanceName"] = pod, ["cnpg.io/instanceRole"] = "primary" }));
+            Create(reconcile, ResourceKind.Service, Object(ns, CnpgNames.ReadWriteService(name), labels, "Service", "v1", null));
+            UpdateJob(ns, jobName, new JsonObject
+            {
+                ["succeeded"] = 1,
+                ["conditions"] = new JsonArray(Condition("Complete", "True", null, null)),
+            });
+            UpdateCluster(ns, name, status =>
+            {
+                status["phase"] = CnpgNames.PhaseHealthy;
+                status.Remove("phaseReason");
+                status["readyInstances"] = 1;
+                status["currentPrimary"] = pod;
+                status["targetPrimary"] = pod;
+                status["timelineID"] = restore.Cluster.Timeline ?? 1;
+                status["writeService"] = CnpgNames.ReadWriteService(name);
+                status["conditions"] = new JsonArray(Condition("Ready", "True", "ClusterIsReady", "Cluster is Ready"));
+            });
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            // The Cluster was deleted (or the test ended): TearDownAsync takes over.
+        }
+        catch (KeyNotFoundException)
+        {
+            // The Cluster vanished between two steps.
+        }
+        catch (Exception e)
+        {
+            var message = "Error while restoring a backup: " + e.Message;
+            // The Event first: a client reacting to the failed Job must already find it.
+            _server.Put(ResourceKind.Event, new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Event",
+                ["metadata"] = new JsonObject { ["name"] = $"{name}.{Guid.NewGuid():N}"[..Math.Min(name.Length + 17, 63)], ["namespace"] = ns },
+                ["involvedObject"] = new JsonObject { ["kind"] = "Cluster", ["apiVersion"] = CnpgNames.ApiVersion, ["name"] = name, ["namespace"] = ns },
+                ["reason"] = "RestoreFailed",
+                ["message"] = message,
+                ["type"] = "Warning",
+                ["lastTimestamp"] = DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            });
+            try
+            {
+                UpdateCluster(ns, name, status => status["phaseReason"] = message);
+                UpdateJob(ns, jobName, new JsonObject
+                {
+                    ["failed"] = 1,
+                    ["conditions"] = new JsonArray(Condition("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")),
+                });
+            }
+            catch (KeyNotFoundException)
+            {
+            }
+        }
+    }
+
+    private async Task<Backup> ResolveBackupAsync(JsonObject cluster, JsonObject recovery, string ns, CancellationToken ct)
+    {
+        string destination, serverName;
+        string? backupId = recovery["recoveryTarget"]?["backupID"]?.GetValue<string>();
+        if (recovery["backup"]?["name"]?.GetValue<string>() is { } backupName)
+        {
+            // backup.name: everything comes from the Backup object's status (restore.go loadBackupFromReference).
+            var resource = _server.Find(ResourceKind.Backup, ns, backupName)
+                ?? throw new InvalidOperationException($"Backup {ns}/{backupName} referenced by spec.bootstrap.recovery.backup.name does not exist");
+            var status = resource["status"];
+            if (status?["phase"]?.GetValue<string>() != CnpgNames.BackupCompleted)
+                throw new InvalidOperationException($"Backup {ns}/{backupName} is not completed");
+            destination = status["destinationPath"]!.GetValue<string>();
+            serverName = status["serverName"]!.GetValue<string>();
+            backupId = status["backupId"]!.GetValue<string>();
+        }
+        else
+        {
+            var source = recovery["source"]?.GetValue<string>() ?? throw new InvalidOperationException("recovery has neither backup.name nor source");
+            var external = (cluster["spec"]?["externalClusters"] as JsonArray ?? []).OfType<JsonObject>()
+                .FirstOrDefault(e => e["name"]?.GetValue<string>() == source)
+                ?? throw new InvalidOperationException($"externalClusters has no entry named {source}");
+            if (external["barmanObjectStore"] is JsonObject store)
+            {
+                destination = store["destinationPath"]!.GetValue<string>();
+                serverName = store["serverName"]?.GetValue<string>() ?? source;
+            }
+            else if (external["plugin"] is JsonObject plugin && plugin["name"]?.GetValue<string>() == CnpgNames.BarmanCloudPlugin)
+            {
+                var objectStore = plugin["parameters"]?["barmanObjectName"]?.GetValue<string>() ?? "";
+                destination = ObjectStores.TryGetValue(objectStore, out var d) ? d
+                    : throw new InvalidOperationException($"ObjectStore {objectStore} does not exist");
+                // The plugin's default is the new cluster's own name (FACTS.md §b gotcha).
+                serverName = plugin["parameters"]?["serverName"]?.GetValue<string>() ?? cluster["metadata"]!["name"]!.GetValue<string>();
+            }
+            else
+                throw new InvalidOperationException($"externalClusters[{source}] has no barmanObjectStore or barman-cloud plugin");
+        }
+        using var catalog = BarmanCloudCatalog.Create(destination, serverName, _fx.S3.Options);
+        var backups = await catalog.ListAsync(includeUnusable: false, ct);
+        var targetTime = recovery["recoveryTarget"]?["targetTime"]?.GetValue<string>() is { } tt
+            ? DateTimeOffset.Parse(tt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal) : (DateTimeOffset?)null;
+        var chosen = backupId is not null ? backups.FirstOrDefault(b => b.Id == backupId)
+            : targetTime is { } t ? backups.Where(b => b.EndTime <= t).MaxBy(b => b.EndTime)
+            : backups.MaxBy(b => b.EndTime);
+        return chosen ?? throw new InvalidOperationException(
+            $"no target backup found (destinationPath {destination}, serverName {serverName}{(backupId is null ? "" : $", backupID {backupId}")})");
+    }
+
+    private static RecoveryTarget MapTarget(JsonObject? t)
+    {
+        if (t is null) return RecoveryTarget.Latest;
+        var inclusive = t["exclusive"]?.GetValue<bool>() != true;
+        if (t["targetTime"]?.GetValue<string>() is { } time)
+            return RecoveryTarget.AtTime(DateTimeOffset.Parse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal), inclusive);
+        if (t["targetLSN"]?.GetValue<string>() is { } lsn) return RecoveryTarget.AtLsn(lsn, inclusive);
+        if (t["targetXID"]?.GetValue<string>() is { } xid) return RecoveryTarget.AtXid(ulong.Parse(xid, CultureInfo.InvariantCulture), inclusive);
+        if (t["targetName"]?.GetValue<string>() is { } point) return RecoveryTarget.AtRestorePoint(point);
+        if (t["targetImmediate"]?.GetValue<bool>() == true) return RecoveryTarget.Immediate;
+        return RecoveryTarget.Latest;
+    }
+
+    private void UpdateCluster(string ns, string name, Action<JsonObject> change) =>
+        _server.Update(ResourceKind.Cluster, ns, name, o =>
+        {
+            var status = o["status"] as JsonObject ?? new JsonObject();
+            o["status"] = status;
+            change(status);
+        });
+
+    private void UpdateJob(string ns, string name, JsonObject status) =>
+        _server.Update(ResourceKind.Job, ns, name, o => o["status"] = status);
+
+    private void Create(Reconcile reconcile, ResourceKind kind, JsonObject obj)
+    {
+        var meta = obj["metadata"]!;
+        reconcile.Created.Add((kind, meta["namespace"]!.GetValue<string>(), meta["name"]!.GetValue<string>()));
+        _server.Put(kind, obj);
+    }
+
+    private static JsonObject Object(string ns, string name, JsonObject labels, string kind, string apiVersion, JsonObject? status,
+        Dictionary<string, string>? extraLabels = null)
+    {
+        var all = labels.DeepClone().AsObject();
+        foreach (var (k, v) in extraLabels ?? []) all[k] = v;
+        var obj = new JsonObject
+        {
+            ["apiVersion"] = apiVersion,
+            ["kind"] = kind,
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = name,
+                ["namespace"] = ns,
+                ["labels"] = all,
+                ["ownerReferences"] = new JsonArray(new JsonObject
+                {
+                    ["apiVersion"] = CnpgNames.ApiVersion, ["kind"] = "Cluster", ["name"] = labels[CnpgNames.ClusterLabel]!.GetValue<string>(), ["controller"] = true,
+                }),
+            },
+        };
+        if (status is not null) obj["status"] = status;
+        return obj;
+    }
+
+    private static JsonObject Condition(string type, string status, string? reason, string? message)
+    {
+        var c = new JsonObject
+        {
+            ["type"] = type,
+            ["status"] = status,
+            ["lastTransitionTime"] = DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        };
+        if (reason is not null) c["reason"] = reason;
+        if (message is not null) c["message"] = message;
+        return c;
+    }
+
+    private static string B64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private sealed class Reconcile(string uid, CancellationTokenSource stop)
+    {
+        public string Uid { get; } = uid;
+        public CancellationTokenSource Stop { get; } = stop;
+        public Task Task { get; set; } = Task.CompletedTask;
+        public LocalRestore? Restore { get; set; }
+        public ConcurrentBag<(ResourceKind Kind, string Namespace, string Name)> Created { get; } = new();
+    }
+}
