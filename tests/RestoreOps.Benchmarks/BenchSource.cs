@@ -61,8 +61,8 @@ internal sealed class BenchSource : IAsyncDisposable
             ["shared_buffers"] = "128MB",
         }, null, ct);
         await primary.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), ct);
-        await ExecAsync(primary, "create table events(id bigserial primary key, at timestamptz not null default clock_timestamp(), payload text not null)");
-        await ExecAsync(primary, "insert into events(payload) select repeat(md5(g::text), 8) from generate_series(1, 50000) g");
+        await primary.ExecuteAsync("postgres", "create table events(id bigserial primary key, at timestamptz not null default clock_timestamp(), payload text not null)", ct, 600);
+        await primary.ExecuteAsync("postgres", "insert into events(payload) select repeat(md5(g::text), 8) from generate_series(1, 50000) g", ct, 600);
 
         log.WriteLine($"  W={segments}: base backups (plain, gzip)");
         var socket = primary.SocketDirectory;
@@ -79,11 +79,11 @@ internal sealed class BenchSource : IAsyncDisposable
         log.WriteLine($"  W={segments}: writing and switching {segments} segments");
         for (var i = 0; i < segments; i++)
         {
-            await ExecAsync(primary, "insert into events(payload) select repeat(md5(g::text), 8) from generate_series(1, 8000) g");
-            await ExecAsync(primary, "select pg_switch_wal()");
+            await primary.ExecuteAsync("postgres", "insert into events(payload) select repeat(md5(g::text), 8) from generate_series(1, 8000) g", ct, 600);
+            await primary.ExecuteAsync("postgres", "select pg_switch_wal()", ct, 600);
         }
         await DemoSource.SwitchAndWaitForArchiveAsync(primary, ct);
-        var rows = (long)(await ScalarAsync(primary, "select count(*) from events"))!;
+        var rows = (long)(await primary.ScalarAsync("postgres", "select count(*) from events", ct, 600))!;
         await primary.StopAsync();
 
         log.WriteLine($"  W={segments}: archiving {Directory.GetFiles(wal).Length} WAL files with barman-cloud-wal-archive (plain and --gzip)");
@@ -105,22 +105,6 @@ internal sealed class BenchSource : IAsyncDisposable
             }
         }));
         return new BenchSource(root, s3, account, binaries, segments, rows);
-    }
-
-    internal static async Task ExecAsync(LocalInstance instance, string sql, string database = "postgres")
-    {
-        await using var c = new NpgsqlConnection(instance.ConnectionString(database).ConnectionString);
-        await c.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
-        await cmd.ExecuteNonQueryAsync();
-    }
-
-    internal static async Task<object?> ScalarAsync(LocalInstance instance, string sql, string database = "postgres")
-    {
-        await using var c = new NpgsqlConnection(instance.ConnectionString(database).ConnectionString);
-        await c.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
-        return await cmd.ExecuteScalarAsync();
     }
 
     public ValueTask DisposeAsync()

@@ -30,7 +30,7 @@ internal static class ChecksBenchmark
                 await CommandRunner.RunCheckedAsync("pgbench -i", binaries.Tool("pgbench"),
                     ["-i", "-q", "--foreign-keys", "-s", scale.ToString(CultureInfo.InvariantCulture), "-h", c.Host!, "-p", c.Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "postgres"],
                     null, null, ct);
-                var size = await BenchSource.ScalarAsync(pg, "select pg_size_pretty(pg_database_size('postgres'))");
+                var size = await pg.ScalarAsync("postgres", "select pg_size_pretty(pg_database_size('postgres'))", ct, 600);
                 var suite = CheckFile.Parse(Suite(scale), "bench-checks.yaml");
                 var context = new CheckContext(db => pg.ConnectionString(db), TimeSpan.FromMinutes(30));
                 var samples = new List<(string Variant, double Seconds)>();

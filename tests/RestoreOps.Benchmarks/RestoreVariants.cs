@@ -124,12 +124,12 @@ internal static class RestoreVariants
         instance.PollAsync(async token =>
         {
             if (!instance.HasLogged(LocalInstance.LogMarker.Ready)) return false;
-            return (bool?)await BenchSource.ScalarAsync(instance, "select not pg_is_in_recovery()") == true;
+            return (bool?)await instance.ScalarAsync("postgres", "select not pg_is_in_recovery()", token) == true;
         }, TimeSpan.FromMinutes(30), "promote", ct);
 
     private static async Task VerifyAsync(BenchSource src, LocalInstance instance)
     {
-        var rows = (long)(await BenchSource.ScalarAsync(instance, "select count(*) from events"))!;
+        var rows = (long)(await instance.ScalarAsync("postgres", "select count(*) from events", CancellationToken.None, 600))!;
         if (rows != src.ExpectedRows)
             throw new InvalidOperationException($"restore holds {rows} rows, expected {src.ExpectedRows}: the measurement is void");
     }

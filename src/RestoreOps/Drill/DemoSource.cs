@@ -73,8 +73,8 @@ public sealed class DemoSource : IAsyncDisposable
                     ["shared_buffers"] = "32MB",
                 }, null, cancellationToken).ConfigureAwait(false);
                 await source.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-                await ExecuteAsync(source, "postgres", "create database shop", cancellationToken).ConfigureAwait(false);
-                await ExecuteAsync(source, "shop", $"""
+                await source.ExecuteAsync("postgres", "create database shop", cancellationToken).ConfigureAwait(false);
+                await source.ExecuteAsync("shop", $"""
                     create table customers(id int primary key, name text not null);
                     create table orders(id bigserial primary key, customer_id int not null references customers(id),
                                         batch text not null, amount numeric(10,2) not null, created_at timestamptz not null default clock_timestamp());
@@ -90,11 +90,11 @@ public sealed class DemoSource : IAsyncDisposable
                     account, LocalInstance.MinimalEnvironment(account), cancellationToken).ConfigureAwait(false);
 
                 progress?.Report(new DrillProgress(DrillPhase.Discover, "Demo: writing before and after a recovery target"));
-                await ExecuteAsync(source, "shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 100, 'before-target', 1 from generate_series(1, {RowsBeforeTarget}) g", cancellationToken).ConfigureAwait(false);
+                await source.ExecuteAsync("shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 100, 'before-target', 1 from generate_series(1, {RowsBeforeTarget}) g", cancellationToken).ConfigureAwait(false);
                 // Taken after the first batch committed and before the second starts: commit timestamps are
                 // microsecond-precise, so the target falls strictly between the two commits.
-                var target = (DateTime)(await ScalarAsync(source, "shop", "select clock_timestamp()", cancellationToken).ConfigureAwait(false))!;
-                await ExecuteAsync(source, "shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 100, 'after-target', 2 from generate_series(1, {RowsAfterTarget}) g", cancellationToken).ConfigureAwait(false);
+                var target = (DateTime)(await source.ScalarAsync("shop", "select clock_timestamp()", cancellationToken).ConfigureAwait(false))!;
+                await source.ExecuteAsync("shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 100, 'after-target', 2 from generate_series(1, {RowsAfterTarget}) g", cancellationToken).ConfigureAwait(false);
                 await SwitchAndWaitForArchiveAsync(source, cancellationToken).ConfigureAwait(false);
                 await source.StopAsync().ConfigureAwait(false);
 
@@ -112,32 +112,16 @@ public sealed class DemoSource : IAsyncDisposable
     /// <summary>Forces the current WAL segment into the archive and waits until the archiver has copied it.</summary>
     public static async Task SwitchAndWaitForArchiveAsync(LocalInstance source, CancellationToken cancellationToken)
     {
-        var segment = (string)(await ScalarAsync(source, "postgres", "select pg_walfile_name(pg_switch_wal())", cancellationToken).ConfigureAwait(false))!;
+        var segment = (string)(await source.ScalarAsync("postgres", "select pg_walfile_name(pg_switch_wal())", cancellationToken).ConfigureAwait(false))!;
         await source.PollAsync(async ct =>
         {
-            var row = await ScalarAsync(source, "postgres",
+            var row = await source.ScalarAsync("postgres",
                 $"select coalesce(last_archived_wal >= '{segment}', false) or failed_count > 0 from pg_stat_archiver", ct).ConfigureAwait(false);
             return (bool)row!;
         }, TimeSpan.FromSeconds(120), $"archive WAL segment {segment}", cancellationToken).ConfigureAwait(false);
-        var failed = await ScalarAsync(source, "postgres", $"select coalesce(last_archived_wal >= '{segment}', false) from pg_stat_archiver", cancellationToken).ConfigureAwait(false);
+        var failed = await source.ScalarAsync("postgres", $"select coalesce(last_archived_wal >= '{segment}', false) from pg_stat_archiver", cancellationToken).ConfigureAwait(false);
         if (!(bool)failed!)
             throw new InfrastructureException($"The sample database could not archive {segment}. Server log:\n{source.LogTail()}", "See the archive_command error in the log.");
-    }
-
-    internal static async Task ExecuteAsync(LocalInstance instance, string database, string sql, CancellationToken ct)
-    {
-        await using var c = new NpgsqlConnection(instance.ConnectionString(database).ConnectionString);
-        await c.OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = new NpgsqlCommand(sql, c);
-        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
-    internal static async Task<object?> ScalarAsync(LocalInstance instance, string database, string sql, CancellationToken ct)
-    {
-        await using var c = new NpgsqlConnection(instance.ConnectionString(database).ConnectionString);
-        await c.OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = new NpgsqlCommand(sql, c);
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
     }
 
     private static void DeleteQuietly(string dir)

@@ -214,6 +214,24 @@ public sealed class LocalInstance : IAsyncDisposable
         return _logMarkersSeen.Contains(marker);
     }
 
+    /// <summary>Runs SQL in <paramref name="database"/> over RestoreOps' private socket.</summary>
+    public async Task ExecuteAsync(string database, string sql, CancellationToken cancellationToken, int commandTimeoutSeconds = 30)
+    {
+        await using var c = new NpgsqlConnection(ConnectionString(database).ConnectionString);
+        await c.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = commandTimeoutSeconds };
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a query in <paramref name="database"/> and returns its first value.</summary>
+    public async Task<object?> ScalarAsync(string database, string sql, CancellationToken cancellationToken, int commandTimeoutSeconds = 30)
+    {
+        await using var c = new NpgsqlConnection(ConnectionString(database).ConnectionString);
+        await c.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = commandTimeoutSeconds };
+        return await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Waits until the server accepts connections, failing fast (with the log's tail) if it exits.</summary>
     public async Task WaitForConnectionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

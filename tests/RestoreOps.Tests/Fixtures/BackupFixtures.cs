@@ -102,8 +102,8 @@ public sealed class BackupFixtures : IAsyncLifetime
             ["shared_buffers"] = "32MB",
         }, env, ct);
         await _primary.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), ct);
-        await ExecAsync("postgres", "create database shop");
-        await ExecAsync("shop", $"""
+        await _primary!.ExecuteAsync("postgres", "create database shop", ct);
+        await _primary!.ExecuteAsync("shop", $"""
             create table customers(id int primary key, name text not null);
             create table orders(id bigserial primary key, customer_id int not null references customers(id),
                                 batch text not null, amount numeric(10,2) not null, created_at timestamptz not null default clock_timestamp());
@@ -111,13 +111,13 @@ public sealed class BackupFixtures : IAsyncLifetime
             insert into orders(customer_id, batch, amount) select 1 + g % 500, 'seed', (g % 1000) / 10.0 from generate_series(1, {RowsAtBackup}) g;
             create role app login password 'app-password';
             grant select, insert on orders to app;
-            """);
+            """, ct);
         // A second tablespace: its own archive in every backup, relocated by every restore.
-        await ExecAsync("postgres", $"create tablespace archive location '{TablespaceDirectory}'");
-        await ExecAsync("shop", $"""
+        await _primary!.ExecuteAsync("postgres", $"create tablespace archive location '{TablespaceDirectory}'", ct);
+        await _primary!.ExecuteAsync("shop", $"""
             create table archived_orders(id int primary key, note text) tablespace archive;
             insert into archived_orders select g, 'archived ' || g from generate_series(1, {RowsInTablespace}) g;
-            """);
+            """, ct);
 
         // Three Barman backups at once: PostgreSQL allows concurrent non-exclusive base backups.
         var socket = _primary.SocketDirectory;
@@ -157,10 +157,10 @@ public sealed class BackupFixtures : IAsyncLifetime
                 TargetXid = Convert.ToUInt64(await xid.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
             await tx.CommitAsync();
         }
-        TargetLsn = (string)(await ScalarAsync("postgres", "select pg_current_wal_lsn()::text"))!;
-        TargetTime = new DateTimeOffset((DateTime)(await ScalarAsync("postgres", "select clock_timestamp()"))!, TimeSpan.Zero);
-        await ScalarAsync("postgres", $"select pg_create_restore_point('{RestorePoint}')::text");
-        await ExecAsync("shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 500, 'after-target', 2 from generate_series(1, {RowsAfterTarget}) g");
+        TargetLsn = (string)(await _primary!.ScalarAsync("postgres", "select pg_current_wal_lsn()::text", ct))!;
+        TargetTime = new DateTimeOffset((DateTime)(await _primary!.ScalarAsync("postgres", "select clock_timestamp()", ct))!, TimeSpan.Zero);
+        await _primary!.ScalarAsync("postgres", $"select pg_create_restore_point('{RestorePoint}')::text", ct);
+        await _primary!.ExecuteAsync("shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 500, 'after-target', 2 from generate_series(1, {RowsAfterTarget}) g", ct);
 
         await CommandRunner.RunCheckedAsync("pg_dump", Binaries.Tool("pg_dump"),
             ["-h", socket, "-p", port, "-U", "postgres", "-Fc", "-f", DumpFile, "shop"], null, null, ct);
@@ -173,20 +173,6 @@ public sealed class BackupFixtures : IAsyncLifetime
         var c = new NpgsqlConnection(_primary!.ConnectionString(db).ConnectionString);
         await c.OpenAsync();
         return c;
-    }
-
-    private async Task ExecAsync(string db, string sql)
-    {
-        await using var c = await OpenAsync(db);
-        await using var cmd = new NpgsqlCommand(sql, c);
-        await cmd.ExecuteNonQueryAsync();
-    }
-
-    private async Task<object?> ScalarAsync(string db, string sql)
-    {
-        await using var c = await OpenAsync(db);
-        await using var cmd = new NpgsqlCommand(sql, c);
-        return await cmd.ExecuteScalarAsync();
     }
 
     public async Task DisposeAsync()
