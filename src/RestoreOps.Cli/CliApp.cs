@@ -185,6 +185,11 @@ public static class CliApp
                     sources.Count == 0 ? "drill needs a backup to restore." : $"drill takes one source, got {string.Join(" and ", sources)}.",
                     "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, or --dump FILE.");
 
+            // The source's own shape is checked before credentials are resolved: a missing server name is the
+            // simpler mistake and must be the one reported.
+            if (r.GetValue(src.Source) is { } given && r.GetValue(src.ServerName) is null)
+                throw new ConfigurationException($"--source {given} needs --server-name: the Barman server folder under it.",
+                    "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
             var restoreOptions = new LocalRestoreOptions
             {
                 OsUser = r.GetValue(osUser),

@@ -13,12 +13,21 @@ public sealed class CliDrillTests(BackupFixtures fx)
 {
     private static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
     {
-        // The CLI takes the secret only from the environment, never from its arguments.
+        // The CLI takes the secret only from the environment, never from its arguments. The variable is
+        // process-wide, so it is put back afterwards (and every CLI test shares one collection: none runs beside it).
+        var before = Environment.GetEnvironmentVariable("AWS_SECRET_ACCESS_KEY");
         Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", S3rverServer.Secret);
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = await CliApp.RunAsync(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
+        try
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var exit = await CliApp.RunAsync(args, stdout, stderr);
+            return (exit, stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", before);
+        }
     }
 
     private string[] S3Args(string server) =>
@@ -111,6 +120,7 @@ public sealed class CliDrillTests(BackupFixtures fx)
 }
 
 /// <summary>Bad input is refused with exit code 2 and a message that names the input and the fix.</summary>
+[Collection("backups")]
 public sealed class CliUsageTests
 {
     private static async Task<(int Exit, string Err)> RunAsync(params string[] args)
