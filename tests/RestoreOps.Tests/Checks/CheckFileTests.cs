@@ -132,7 +132,7 @@ public sealed class CheckFileTests
     [Fact]
     public void A_full_file_builds_every_kind_with_its_settings()
     {
-        var suite = CheckFile.Load(Path.Combine(Repo.Root, "docs", "examples", "checks.yaml"));
+        var suite = CheckFile.Load(Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "docs", "examples", "checks.yaml"));
         Assert.Equal(CheckFile.Kinds.Keys.Order(), suite.Checks.Select(c => c.Category switch
         {
             "integrity" => "amcheck",
@@ -172,7 +172,7 @@ public sealed class CheckFileTests
 
     private static JsonElement Schema()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, "docs", "schemas", "checks.schema.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "docs", "schemas", "checks.schema.json")));
         return doc.RootElement.Clone();
     }
 
@@ -207,7 +207,7 @@ public sealed class CheckFileTests
         foreach (var file in new[] { "checks.yaml", "demo-checks.yaml" })
         {
             var yaml = new YamlDotNet.RepresentationModel.YamlStream();
-            yaml.Load(new StringReader(File.ReadAllText(Path.Combine(Repo.Root, "docs", "examples", file))));
+            yaml.Load(new StringReader(File.ReadAllText(Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "docs", "examples", file))));
             var root = (YamlDotNet.RepresentationModel.YamlMappingNode)yaml.Documents[0].RootNode;
             foreach (var (k, v) in root.Children.Where(c => ((YamlDotNet.RepresentationModel.YamlScalarNode)c.Key).Value != "checks"))
                 AssertFits(schema.GetProperty("properties").GetProperty(((YamlDotNet.RepresentationModel.YamlScalarNode)k).Value!), v, defs, $"{file}:{k}");

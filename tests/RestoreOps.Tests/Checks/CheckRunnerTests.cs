@@ -86,7 +86,7 @@ public sealed class CheckRunnerTests(ChecksDatabase db)
     [Fact]
     public async Task The_demo_check_file_runs_through_the_suite_against_a_shop_database()
     {
-        var suite = CheckFile.Load(Path.Combine(Repo.Root, "docs", "examples", "demo-checks.yaml"));
+        var suite = CheckFile.Load(Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "docs", "examples", "demo-checks.yaml"));
         Assert.Equal(["shop"], suite.Databases);
         var shop = "shop";
         if (await db.ScalarAsync("postgres", "select count(*) from pg_database where datname = 'shop'") is 0L)
@@ -106,17 +106,5 @@ public sealed class CheckRunnerTests(ChecksDatabase db)
         var results = await suite.RunAsync(context, null, CancellationToken.None);
         Assert.All(results, r => Assert.True(r.Status == CheckStatus.Passed, $"{r.Name}: {r.Status} {r.Message}"));
         Assert.True(results.Count >= 5);
-    }
-}
-
-internal static class Repo
-{
-    internal static string Root { get; } = Find();
-
-    private static string Find()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "RestoreOps.sln"))) return d.FullName;
-        throw new InvalidOperationException("RestoreOps.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -54,7 +54,7 @@ public sealed class CliDrillTests(BackupFixtures fx)
         Assert.Equal(Path.GetFileNameWithoutExtension(file), root.GetProperty("drillId").GetString());
         // The demo runs docs/examples/demo-checks.yaml: every check in it passes.
         var checks = root.GetProperty("checks").EnumerateArray().ToList();
-        var shipped = RestoreOps.Checks.CheckFile.Load(Path.Combine(RepositoryRoot(), "docs", "examples", "demo-checks.yaml")).Checks.Count;
+        var shipped = RestoreOps.Checks.CheckFile.Load(Path.Combine(RepositoryPaths.Root, "docs", "examples", "demo-checks.yaml")).Checks.Count;
         Assert.Equal(shipped, checks.Count);
         Assert.All(checks, c => Assert.Equal("passed", c.GetProperty("status").GetString()));
         Assert.Contains(checks, c => c.GetProperty("name").GetString() == "orders at the recovery target");
@@ -73,13 +73,6 @@ public sealed class CliDrillTests(BackupFixtures fx)
         var tampered = (await File.ReadAllTextAsync(file)).Replace("\"passed\"", "\"failed\"");
         await File.WriteAllTextAsync(file, tampered);
         Assert.NotEqual(0, (await RunAsync("evidence", "verify", file)).Exit);
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(dir!.FullName, "RestoreOps.sln"))) dir = dir.Parent;
-        return dir.FullName;
     }
 
     [Fact]

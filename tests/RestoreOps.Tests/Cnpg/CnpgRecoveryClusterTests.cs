@@ -20,9 +20,7 @@ public sealed class CnpgRecoveryClusterTests
 
     private static string SharedSamples()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RestoreOps.sln"))) dir = dir.Parent;
-        var samples = Path.Combine(dir!.FullName, "..", "shared", "cnpg", "samples");
+        var samples = Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "..", "shared", "cnpg", "samples");
         Assert.True(Directory.Exists(samples), $"shared/cnpg/samples is expected beside the repository ({samples})");
         return samples;
     }

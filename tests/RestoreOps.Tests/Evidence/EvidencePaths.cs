@@ -3,7 +3,7 @@ namespace RestoreOps.Tests.Evidence;
 /// <summary>Where the repository, the schema and the test artifacts are.</summary>
 internal static class TestLocations
 {
-    public static string RepositoryRoot { get; } = Find();
+    public static string RepositoryRoot => Fixtures.RepositoryPaths.Root;
 
     public static string SchemaPath => Path.Combine(RepositoryRoot, "docs", "schemas", "drill-record.schema.json");
 
@@ -23,12 +23,5 @@ internal static class TestLocations
         var dir = Path.Combine(Path.GetTempPath(), "restoreops-evidence-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         return dir;
-    }
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RestoreOps.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"No RestoreOps.sln above {AppContext.BaseDirectory}; run the tests from the repository.");
     }
 }

@@ -31,7 +31,7 @@ public sealed class S3rverServer : IDisposable
     public S3rverServer()
     {
         EnsureNoChunkUploads();
-        RepositoryRoot = FindRepositoryRoot();
+        RepositoryRoot = RepositoryPaths.Root;
         var script = Path.Combine(RepositoryRoot, "tools", "s3rver", "node_modules", "s3rver", "bin", "s3rver.js");
         if (!File.Exists(script))
             throw new InvalidOperationException($"s3rver is not installed ({script} is missing). Run scripts/setup.sh, or: cd tools/s3rver && npm ci --no-audit --no-fund");
@@ -221,16 +221,6 @@ public sealed class S3rverServer : IDisposable
             Thread.Sleep(100);
         }
         throw new TimeoutException($"s3rver did not answer GET {Endpoint}/{Bucket} with 200 within {timeout.TotalSeconds:0} s (last: {last}). Output:\n{Output}");
-    }
-
-    // RESTOREOPS_REPO lets a test build that lives outside the checkout (a published test folder) find tools/.
-    private static string FindRepositoryRoot()
-    {
-        if (Environment.GetEnvironmentVariable("RESTOREOPS_REPO") is { Length: > 0 } configured && File.Exists(Path.Combine(configured, "RestoreOps.sln")))
-            return configured;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "RestoreOps.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"No RestoreOps.sln above {AppContext.BaseDirectory}; run the tests from the repository.");
     }
 
     private static int FreePort()
