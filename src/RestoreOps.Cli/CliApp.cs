@@ -87,14 +87,13 @@ public static class CliApp
             AccessKeyId = r.GetValue(AccessKeyId),
         }.Resolve();
 
-        public BarmanCloudCatalog Catalog(ParseResult r)
-        {
-            var source = r.GetValue(Source)!;
-            var server = r.GetValue(ServerName) ?? throw new ConfigurationException(
-                $"--source {source} needs --server-name: the Barman server folder under it.",
-                "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
-            return BarmanCloudCatalog.Create(source, server, ObjectStore(r));
-        }
+        /// <summary>The server name that must accompany --source; refused with the fix when missing.</summary>
+        public string RequireServerName(ParseResult r) => r.GetValue(ServerName) ?? throw new ConfigurationException(
+            $"--source {r.GetValue(Source)} needs --server-name: the Barman server folder under it.",
+            "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
+
+        public BarmanCloudCatalog Catalog(ParseResult r) =>
+            BarmanCloudCatalog.Create(r.GetValue(Source)!, RequireServerName(r), ObjectStore(r));
     }
 
     private static Command BackupsCommand(TextWriter stdout, TextWriter stderr)
@@ -187,9 +186,7 @@ public static class CliApp
 
             // The source's own shape is checked before credentials are resolved: a missing server name is the
             // simpler mistake and must be the one reported.
-            if (r.GetValue(src.Source) is { } given && r.GetValue(src.ServerName) is null)
-                throw new ConfigurationException($"--source {given} needs --server-name: the Barman server folder under it.",
-                    "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
+            if (r.GetValue(src.Source) is not null) src.RequireServerName(r);
             var restoreOptions = new LocalRestoreOptions
             {
                 OsUser = r.GetValue(osUser),
