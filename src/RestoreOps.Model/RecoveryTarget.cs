@@ -74,6 +74,21 @@ public sealed record RecoveryTarget
         return new(RecoveryTargetKind.Name, name, true);
     }
 
+    /// <summary>Rebuilds a target from its parts (as <see cref="Kind"/>, <see cref="Value"/> and <see cref="Inclusive"/> report them), validating the value.</summary>
+    /// <exception cref="ArgumentException">The value does not fit the kind.</exception>
+    public static RecoveryTarget From(RecoveryTargetKind kind, string? value, bool inclusive = true) => kind switch
+    {
+        RecoveryTargetKind.Latest => Latest,
+        RecoveryTargetKind.Immediate => Immediate,
+        RecoveryTargetKind.Time => AtTime(DateTimeOffset.Parse(value ?? throw new ArgumentException("A time target needs a time.", nameof(value)),
+            CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), inclusive),
+        RecoveryTargetKind.Lsn => AtLsn(value ?? throw new ArgumentException("An LSN target needs an LSN.", nameof(value)), inclusive),
+        RecoveryTargetKind.Xid => AtXid(ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var xid) ? xid
+            : throw new ArgumentException($"'{value}' is not a transaction id.", nameof(value)), inclusive),
+        RecoveryTargetKind.Name => AtRestorePoint(value ?? ""),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown recovery target kind."),
+    };
+
     /// <inheritdoc />
     public override string ToString() => Kind switch
     {
