@@ -84,6 +84,9 @@ public sealed partial class LocalRestore : IAsyncDisposable
         return new LocalRestore(cluster, options);
     }
 
+    /// <summary>The password set for the client role, for the redactor; exists before the instance does.</summary>
+    internal string GeneratedPassword => _password;
+
     /// <summary>Connection settings for RestoreOps' own sessions (private unix socket).</summary>
     public NpgsqlConnectionStringBuilder AdminConnectionString(string? database = null) =>
         (_instance ?? throw new InvalidOperationException("The restore has not started.")).ConnectionString(database ?? Cluster.Connection?.Database ?? "postgres");
@@ -144,6 +147,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
             progress?.Report(new DrillProgress(DrillPhase.BaseRestore, $"Restoring {Path.GetFileName(dump)} into a fresh instance"));
             Directory.CreateDirectory(Path.GetDirectoryName(Cluster.WorkDirectory!)!);
             _instance = await LocalInstance.InitializeAsync(binaries, account, Cluster.WorkDirectory!, _options.Superuser, ct).ConfigureAwait(false);
+            LocalTargets.WriteMarker(Cluster, _instance);
             await _instance.StartAsync(new Dictionary<string, string> { ["archive_mode"] = "off" }, null, ct).ConfigureAwait(false);
             Cluster.ProcessId = _instance.ProcessId;
             await _instance.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
@@ -178,6 +182,8 @@ public sealed partial class LocalRestore : IAsyncDisposable
             Cluster.Phase = RestoreClusterPhase.Downloading;
             Directory.CreateDirectory(Path.GetDirectoryName(work)!);
             (data, run, log) = LocalInstance.CreateLayout(account, work);
+            // First thing in the new directory: a later session can then find and sweep it even if this process is killed.
+            LocalTargets.WriteMarker(Cluster, null);
             const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             spool = account.CreateDirectory(Path.Combine(work, "wal-spool"), owner);
             conf = account.CreateDirectory(Path.Combine(work, "conf"), owner);
@@ -251,6 +257,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
         }).ConfigureAwait(false);
 
         _instance = new LocalInstance(binaries, account, data, run, log, LocalInstance.FreeLoopbackPort(), _options.Superuser);
+        LocalTargets.WriteMarker(Cluster, _instance);
         await PhaseAsync(DrillPhase.WalReplay, async () =>
         {
             progress?.Report(new DrillProgress(DrillPhase.WalReplay, "Replaying WAL", null, $"target {Cluster.RecoveryTarget}"));
