@@ -15,8 +15,8 @@ namespace RestoreOps.Cnpg;
 /// </example>
 public static class CnpgCatalog
 {
-    /// <summary>The completed backups of cluster <paramref name="cluster"/> in <paramref name="ns"/>, newest first.</summary>
-    public static async Task<IReadOnlyList<Backup>> ListBackupsAsync(IKubernetesApi api, string ns, string cluster, CancellationToken ct)
+    /// <summary>The completed backups of cluster <paramref name="cluster"/> in <paramref name="ns"/> (null: the context's namespace), newest first.</summary>
+    public static async Task<IReadOnlyList<Backup>> ListBackupsAsync(IKubernetesApi api, string? ns, string cluster, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(api);
         var list = await api.ListAsync(ResourceKind.Backup, ns, null, null, ct).ConfigureAwait(false);

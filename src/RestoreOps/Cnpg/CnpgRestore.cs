@@ -58,6 +58,12 @@ public sealed class CnpgRestore : IAsyncDisposable
     /// <summary>The restore target, as the pipeline sees it. Never holds the password.</summary>
     public RestoreCluster Cluster { get; }
 
+    /// <summary>Takes over a recovery Cluster created earlier (another session, a listing), to wait for, connect to or remove it.</summary>
+    internal static CnpgRestore Attach(IKubernetesApi api, RestoreCluster cluster) =>
+        cluster.Kind == RestoreTargetKind.Cnpg && cluster.Namespace is not null
+            ? new CnpgRestore(api, cluster)
+            : throw new ArgumentException($"{cluster} is not a CNPG restore target.", nameof(cluster));
+
     /// <summary>Cluster name.</summary>
     public string Name => Cluster.Name;
 

@@ -23,6 +23,10 @@ public sealed class DrillOptions
     public string? EvidenceDirectory { get; init; }
     /// <summary>Leave the restored instance running after the drill (for a human to look at); a sweep or the user removes it.</summary>
     public bool Keep { get; init; }
+    /// <summary>Keep the restored target only when the drill did not pass, for a human to find out why.</summary>
+    public bool KeepOnFailure { get; init; }
+    /// <summary>How long to wait for the target to accept sessions; null: the local restore's own timeout, 30 minutes for CNPG.</summary>
+    public TimeSpan? ReadyTimeout { get; init; }
     /// <summary>Drill id; generated when null.</summary>
     public string? DrillId { get; init; }
     /// <summary>The source in the user's words, for the record.</summary>

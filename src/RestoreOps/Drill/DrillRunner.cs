@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using RestoreOps.Automation;
 using RestoreOps.Checks;
 using RestoreOps.Evidence;
 using RestoreOps.Local;
@@ -28,8 +29,21 @@ public static class DrillRunner
         $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
 
     /// <summary>Runs the drill. Returns the record in every case; <paramref name="onRestoreCreated"/> sees the restore as soon as it exists.</summary>
-    public static async Task<DrillRecord> RunAsync(DrillOptions options, IProgress<DrillProgress>? progress, CancellationToken cancellationToken,
-        Action<LocalRestore>? onRestoreCreated = null)
+    public static Task<DrillRecord> RunAsync(DrillOptions options, IProgress<DrillProgress>? progress, CancellationToken cancellationToken,
+        Action<LocalRestore>? onRestoreCreated = null) =>
+        RunAsync(options, RestoreTargetKind.Local, (backup, drillId, token) =>
+        {
+            var restore = LocalRestore.Create(backup, options.RecoveryTarget, options.Restore, drillId);
+            onRestoreCreated?.Invoke(restore);
+            return Task.FromResult<IRestoreHandle>(LocalHandle.Start(restore, token));
+        }, progress, cancellationToken);
+
+    /// <summary>
+    /// The drill on any kind of target: <paramref name="start"/> creates it (and starts it; it is cancelled with the
+    /// token it is given), the rest is the same for all kinds.
+    /// </summary>
+    internal static async Task<DrillRecord> RunAsync(DrillOptions options, RestoreTargetKind kind,
+        Func<Backup, string, CancellationToken, Task<IRestoreHandle>> start, IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
     {
         var record = new DrillRecord
         {
@@ -39,14 +53,14 @@ public static class DrillRunner
             Environment = DrillEnvironment.Current(options.KubernetesContext),
             StartedAt = DateTimeOffset.UtcNow,
             Purpose = options.Restore.Purpose,
-            TargetKind = RestoreTargetKind.Local,
+            TargetKind = kind,
             Source = options.SourceDescription,
             RecoveryTarget = options.RecoveryTarget.ToString(),
         };
         // Registered before anything can fail, so no failure message or writer can carry them.
         Redactor.RegisterSecret(options.Restore.ObjectStore?.SecretAccessKey);
         Redactor.RegisterSecret(options.Restore.ObjectStore?.SessionToken);
-        LocalRestore? restore = null;
+        IRestoreHandle? restore = null;
         try
         {
             var discover = new PhaseTiming { Phase = DrillPhase.Discover, StartedAt = DateTimeOffset.UtcNow };
@@ -67,76 +81,27 @@ public static class DrillRunner
             record.Backup = BackupSummary.From(backup);
             record.BackupAge = backup.EndTime is { } end ? record.StartedAt - end : null;
 
-            restore = LocalRestore.Create(backup, options.RecoveryTarget, options.Restore, record.DrillId);
-            onRestoreCreated?.Invoke(restore);
+            restore = await start(backup, record.DrillId, cancellationToken).ConfigureAwait(false);
             try
             {
-                await restore.RunAsync(progress, cancellationToken).ConfigureAwait(false);
+                await restore.WaitReadyAsync(options.ReadyTimeout ?? (kind == RestoreTargetKind.Local ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(30)),
+                    progress, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                RegisterGeneratedPassword(restore);
-                record.Phases.AddRange(restore.Cluster.Phases);
-                var first = restore.Cluster.Phases.FirstOrDefault();
-                var ready = restore.Cluster.Phases.LastOrDefault(p => p.Phase == DrillPhase.Ready && p.Succeeded);
-                if (first is not null && ready is not null) record.RestoreDuration = ready.EndedAt - first.StartedAt;
-                record.AchievedRecoveryTime = restore.Cluster.AchievedRecoveryTime;
-                record.AchievedRecoveryLsn = restore.Cluster.AchievedRecoveryLsn;
+                ApplyRestore(record, restore.Cluster);
             }
 
-            var checks = new PhaseTiming { Phase = DrillPhase.Checks, StartedAt = DateTimeOffset.UtcNow };
-            record.Phases.Add(checks);
-            try
-            {
-                var context = new CheckContext(db => restore.AdminConnectionString(db), options.CheckStatementTimeout)
-                {
-                    RecoveryTarget = options.RecoveryTarget,
-                    BackupEndTime = backup.EndTime,
-                    EvidenceDirectory = options.EvidenceDirectory,
-                    Source = record.Source,
-                };
-                record.Checks.AddRange(await CheckRunner.RunAsync(options.Checks, context,
-                    options.CheckRun ?? new CheckRunOptions { StatementTimeout = options.CheckStatementTimeout }, progress, cancellationToken).ConfigureAwait(false));
-                // A recovery-point check measures the data itself; replay may not have reported a commit time.
-                if (record.AchievedRecoveryTime is null)
-                    foreach (var c in record.Checks)
-                        if (RecoveryPointCheck.TryGetAchievedRecoveryPoint(c, out var achieved)) { record.AchievedRecoveryTime = achieved; break; }
-                checks.Succeeded = record.Checks.All(c => c.Status is CheckStatus.Passed or CheckStatus.Skipped);
-                checks.Detail = $"{record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} passed";
-            }
-            finally
-            {
-                checks.EndedAt = DateTimeOffset.UtcNow;
-            }
-
-            if (checks.Succeeded)
-            {
-                record.Verdict = DrillVerdict.Passed;
-            }
-            else
-            {
-                var bad = record.Checks.Where(c => c.Status is CheckStatus.Failed or CheckStatus.Error).ToList();
-                Fail(record, DrillVerdict.Failed, DrillFailureCategory.Checks, DrillPhase.Checks,
-                    $"{bad.Count} check(s) did not pass: " + string.Join("; ", bad.Select(c => c.Message)));
-            }
+            var checks = await RunChecksAsync(record, restore, backup, options, progress, cancellationToken).ConfigureAwait(false);
+            SetVerdict(record, checks);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            Fail(record, DrillVerdict.Error, DrillFailureCategory.Cancelled, CurrentPhase(record), "The drill was cancelled before it finished; nothing it proved so far counts as a pass.");
+            FailFrom(record, e, cancelled: true);
         }
-        catch (RestoreOpsException e)
+        catch (Exception e) when (IsDrillFailure(e))
         {
-            var (verdict, category) = e.Kind switch
-            {
-                FailureKind.RestoreFailed => (DrillVerdict.Failed, DrillFailureCategory.Restore),
-                FailureKind.Configuration => (DrillVerdict.Error, DrillFailureCategory.Configuration),
-                _ => (DrillVerdict.Error, DrillFailureCategory.Infrastructure),
-            };
-            Fail(record, verdict, category, CurrentPhase(record), e.Message);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Npgsql.NpgsqlException or TimeoutException)
-        {
-            Fail(record, DrillVerdict.Error, DrillFailureCategory.Infrastructure, CurrentPhase(record), $"{e.GetType().Name}: {e.Message}");
+            FailFrom(record, e, cancelled: false);
         }
         finally
         {
@@ -148,34 +113,113 @@ public static class DrillRunner
         return record;
     }
 
-    private static void RegisterGeneratedPassword(LocalRestore restore)
+    /// <summary>Copies what the restore measured into the record: its phases, restore duration and recovery point.</summary>
+    internal static void ApplyRestore(DrillRecord record, RestoreCluster cluster)
     {
-        try
-        {
-            Redactor.RegisterSecret(restore.ClientConnectionString().Password);
-        }
-        catch (InvalidOperationException)
-        {
-            // The instance never started, so its password was never handed to anything that could echo it.
-        }
+        record.Phases.AddRange(cluster.Phases);
+        var first = cluster.Phases.FirstOrDefault();
+        var ready = cluster.Phases.LastOrDefault(p => p.Phase == DrillPhase.Ready && p.Succeeded);
+        if (first is not null && ready is not null) record.RestoreDuration = ready.EndedAt - first.StartedAt;
+        record.AchievedRecoveryTime = cluster.AchievedRecoveryTime;
+        record.AchievedRecoveryLsn = cluster.AchievedRecoveryLsn;
     }
 
-    private static async Task CleanUpAsync(DrillRecord record, LocalRestore restore, DrillOptions options, IProgress<DrillProgress>? progress)
+    /// <summary>Runs the checks against a ready target and records them as the Checks phase.</summary>
+    internal static async Task<PhaseTiming> RunChecksAsync(DrillRecord record, IRestoreHandle restore, Backup backup, DrillOptions options,
+        IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
+    {
+        var checks = new PhaseTiming { Phase = DrillPhase.Checks, StartedAt = DateTimeOffset.UtcNow };
+        record.Phases.Add(checks);
+        try
+        {
+            await using var connections = await restore.OpenChecksAsync(cancellationToken).ConfigureAwait(false);
+            var context = new CheckContext(connections.ConnectionFor, options.CheckStatementTimeout)
+            {
+                RecoveryTarget = options.RecoveryTarget,
+                BackupEndTime = backup.EndTime,
+                EvidenceDirectory = options.EvidenceDirectory,
+                Source = record.Source,
+            };
+            record.Checks.AddRange(await CheckRunner.RunAsync(options.Checks, context,
+                options.CheckRun ?? new CheckRunOptions { StatementTimeout = options.CheckStatementTimeout }, progress, cancellationToken).ConfigureAwait(false));
+            // A recovery-point check measures the data itself; replay may not have reported a commit time.
+            if (record.AchievedRecoveryTime is null)
+                foreach (var c in record.Checks)
+                    if (RecoveryPointCheck.TryGetAchievedRecoveryPoint(c, out var achieved)) { record.AchievedRecoveryTime = achieved; break; }
+            checks.Succeeded = record.Checks.All(c => c.Status is CheckStatus.Passed or CheckStatus.Skipped);
+            checks.Detail = $"{record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} passed";
+        }
+        finally
+        {
+            checks.EndedAt = DateTimeOffset.UtcNow;
+        }
+        return checks;
+    }
+
+    /// <summary>Passed when every check passed (or was skipped), else Failed naming the checks that did not.</summary>
+    internal static void SetVerdict(DrillRecord record, PhaseTiming checks)
+    {
+        if (checks.Succeeded)
+        {
+            record.Verdict = DrillVerdict.Passed;
+            return;
+        }
+        var bad = record.Checks.Where(c => c.Status is CheckStatus.Failed or CheckStatus.Error).ToList();
+        Fail(record, DrillVerdict.Failed, DrillFailureCategory.Checks, DrillPhase.Checks,
+            $"{bad.Count} check(s) did not pass: " + string.Join("; ", bad.Select(c => c.Message)));
+    }
+
+    /// <summary>The verdict and category a failure earns: restore failures fail the drill, everything else is an error of the drill itself.</summary>
+    internal static void FailFrom(DrillRecord record, Exception e, bool cancelled)
+    {
+        if (cancelled)
+        {
+            Fail(record, DrillVerdict.Error, DrillFailureCategory.Cancelled, CurrentPhase(record), "The drill was cancelled before it finished; nothing it proved so far counts as a pass.");
+            return;
+        }
+        if (e is RestoreOpsException r)
+        {
+            var (verdict, category) = r.Kind switch
+            {
+                FailureKind.RestoreFailed => (DrillVerdict.Failed, DrillFailureCategory.Restore),
+                FailureKind.Configuration => (DrillVerdict.Error, DrillFailureCategory.Configuration),
+                _ => (DrillVerdict.Error, DrillFailureCategory.Infrastructure),
+            };
+            Fail(record, verdict, category, CurrentPhase(record), r.Message);
+            return;
+        }
+        Fail(record, DrillVerdict.Error, DrillFailureCategory.Infrastructure, CurrentPhase(record), $"{e.GetType().Name}: {e.Message}");
+    }
+
+    /// <summary>The failures a drill turns into a record rather than let escape.</summary>
+    internal static bool IsDrillFailure(Exception e) =>
+        e is RestoreOpsException or IOException or UnauthorizedAccessException or Npgsql.NpgsqlException or TimeoutException;
+
+    private static async Task CleanUpAsync(DrillRecord record, IRestoreHandle restore, DrillOptions options, IProgress<DrillProgress>? progress)
     {
         var timing = new PhaseTiming { Phase = DrillPhase.Cleanup, StartedAt = DateTimeOffset.UtcNow };
         record.Phases.Add(timing);
-        if (options.Keep || options.Restore.Purpose == RestorePurpose.Recovery)
+        if (options.Keep || (options.KeepOnFailure && record.Verdict != DrillVerdict.Passed) || restore.Cluster.Purpose == RestorePurpose.Recovery)
         {
             record.Cleanup.Kept = true;
             record.Cleanup.Succeeded = true;
             timing.Succeeded = true;
-            timing.Detail = $"kept on request: {restore.Cluster.WorkDirectory}";
+            timing.Detail = $"kept on request: {restore.Cluster.WorkDirectory ?? restore.Cluster.ToString()}";
             timing.EndedAt = DateTimeOffset.UtcNow;
             return;
         }
         progress?.Report(new DrillProgress(DrillPhase.Cleanup, "Removing the restored instance"));
         // Cleanup must run to the end even when the drill itself was cancelled.
-        var outcome = await restore.RemoveAsync().ConfigureAwait(false);
+        CleanupOutcome outcome;
+        try
+        {
+            outcome = await restore.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsDrillFailure(e))
+        {
+            outcome = new CleanupOutcome { Succeeded = false };
+            outcome.Problems.Add(e.Message);
+        }
         record.Cleanup.Succeeded = outcome.Succeeded;
         record.Cleanup.Removed.AddRange(outcome.Removed);
         record.Cleanup.Problems.AddRange(outcome.Problems);

@@ -1,0 +1,50 @@
+using RestoreOps.Model;
+using RestoreOps.ObjectStore;
+
+namespace RestoreOps.Automation;
+
+/// <summary>What to restore, where, and for how long: everything New-RestoreCluster and Invoke-RestoreDrill take.</summary>
+/// <example>
+/// <code>
+/// var cluster = await RestoreSession.NewAsync(new RestoreRequest { Backup = latest, Kind = RestoreTargetKind.Local }, ct);
+/// </code>
+/// </example>
+public sealed class RestoreRequest
+{
+    /// <summary>The backup to restore (from Get-CnpgBackup, Get-BarmanBackup or Get-LocalBackup).</summary>
+    public required Backup Backup { get; init; }
+    /// <summary>A temporary CNPG Cluster or a local ephemeral instance.</summary>
+    public RestoreTargetKind Kind { get; init; } = RestoreTargetKind.Cnpg;
+    /// <summary>Where replay stops.</summary>
+    public RecoveryTarget RecoveryTarget { get; init; } = RecoveryTarget.Latest;
+    /// <summary>Drill (expires, always removed) or recovery (kept, never swept).</summary>
+    public RestorePurpose Purpose { get; init; } = RestorePurpose.Drill;
+    /// <summary>How long a drill target may live before a sweep removes it.</summary>
+    public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+    /// <summary>Drill id; generated when null.</summary>
+    public string? DrillId { get; init; }
+
+    /// <summary>CNPG: the namespace the recovery Cluster is created in (never the source's unless <see cref="AllowSourceNamespace"/>).</summary>
+    public string? Namespace { get; init; }
+    /// <summary>CNPG: the recovery Cluster's name; default <c>&lt;source&gt;-drill-&lt;id&gt;</c>.</summary>
+    public string? Name { get; init; }
+    /// <summary>CNPG: which API to use.</summary>
+    public KubernetesAccess Kubernetes { get; init; } = KubernetesAccess.Default;
+    /// <summary>CNPG: data volume size (default: the source's).</summary>
+    public string? StorageSize { get; init; }
+    /// <summary>CNPG: storage class (default: the cluster's default).</summary>
+    public string? StorageClass { get; init; }
+    /// <summary>CNPG: allow the drill into the source cluster's own namespace.</summary>
+    public bool AllowSourceNamespace { get; init; }
+
+    /// <summary>Local: parent of the work directory (default: the temp directory).</summary>
+    public string? WorkRoot { get; init; }
+    /// <summary>Local: OS account that runs PostgreSQL when RestoreOps is root.</summary>
+    public string? OsUser { get; init; }
+    /// <summary>Local: PostgreSQL binaries directory.</summary>
+    public string? PostgresBinDirectory { get; init; }
+    /// <summary>Local: WAL files fetched at once ahead of replay.</summary>
+    public int WalParallelism { get; init; } = 8;
+    /// <summary>Local: object-store access for Barman Cloud backups (resolved from the environment when null).</summary>
+    public ObjectStoreOptions? ObjectStore { get; init; }
+}

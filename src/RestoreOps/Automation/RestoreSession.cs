@@ -1,0 +1,501 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RestoreOps.Backups;
+using RestoreOps.Checks;
+using RestoreOps.Cnpg;
+using RestoreOps.Drill;
+using RestoreOps.Evidence;
+using RestoreOps.Kubernetes;
+using RestoreOps.Local;
+using RestoreOps.Model;
+using RestoreOps.ObjectStore;
+
+namespace RestoreOps.Automation;
+
+/// <summary>Which restore targets <see cref="RestoreSession.GetAsync"/> lists.</summary>
+public sealed class RestoreClusterQuery
+{
+    /// <summary>Local targets: this process's, and any marked work directory under <see cref="WorkRoot"/>.</summary>
+    public bool IncludeLocal { get; init; } = true;
+    /// <summary>Where local work directories live (default: the temp directory).</summary>
+    public string? WorkRoot { get; init; }
+    /// <summary>CNPG recovery Clusters labelled as RestoreOps' own.</summary>
+    public bool IncludeCnpg { get; init; }
+    /// <summary>Which API to ask for CNPG targets.</summary>
+    public KubernetesAccess Kubernetes { get; init; } = KubernetesAccess.Default;
+    /// <summary>CNPG namespace; null: the context's namespace.</summary>
+    public string? Namespace { get; init; }
+    /// <summary>CNPG: every namespace.</summary>
+    public bool AllNamespaces { get; init; }
+    /// <summary>Only this drill's target.</summary>
+    public string? DrillId { get; init; }
+    /// <summary>Only targets with this name.</summary>
+    public string? Name { get; init; }
+    /// <summary>Only what a sweep may remove: drill targets (never recovery ones) past their expiry.</summary>
+    public bool OrphanedOnly { get; init; }
+    /// <summary>The instant expiry is judged at (default: now).</summary>
+    public DateTimeOffset? Now { get; init; }
+}
+
+/// <summary>One target a removal dealt with, and how it went.</summary>
+/// <param name="Cluster">The target.</param>
+/// <param name="Outcome">What was removed, and what is left.</param>
+public sealed record RemovalResult(RestoreCluster Cluster, CleanupOutcome Outcome);
+
+/// <summary>
+/// The engine's entry points for front ends that work stage by stage (the PowerShell cmdlets): find backups,
+/// create a restore target, wait for it, check it, remove it, list and sweep targets, or run a whole drill. It
+/// tracks the targets this process created, so each stage finds the live restore behind a
+/// <see cref="RestoreCluster"/> that the previous stage returned. Its signatures use only BCL and
+/// <c>RestoreOps.Model</c> types (and this namespace's), so a host that loads the engine in its own
+/// AssemblyLoadContext never sees Npgsql, AWSSDK or YamlDotNet.
+/// </summary>
+/// <example>
+/// <code>
+/// var backup = (await RestoreSession.GetBarmanBackupsAsync("s3://backups/pg", "app-db", null, false, ct))[0];
+/// var cluster = await RestoreSession.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local }, ct);
+/// await RestoreSession.WaitReadyAsync(cluster, TimeSpan.FromMinutes(30), null, progress, ct);
+/// var record = await RestoreSession.CheckAsync(cluster, new CheckSpec { Path = "checks.yaml" }, null, progress, ct);
+/// await RestoreSession.RemoveAsync(cluster, null, ct);
+/// </code>
+/// </example>
+public static class RestoreSession
+{
+    private static readonly ConcurrentDictionary<string, IRestoreHandle> Handles = new(StringComparer.Ordinal);
+
+    static RestoreSession()
+    {
+        // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Targets this process created and has not removed.</summary>
+    public static IReadOnlyList<RestoreCluster> Tracked => Handles.Values.Select(h => h.Cluster).OrderBy(c => c.CreatedAt).ToList();
+
+    private static string Key(RestoreCluster c) => $"{c.Kind}/{c.Namespace}/{c.Name}";
+
+    // ---- backups ------------------------------------------------------------------------------------------
+
+    /// <summary>Completed CNPG <c>Backup</c>s in <paramref name="ns"/> (of <paramref name="cluster"/>, or of every cluster), newest first.</summary>
+    public static async Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(access);
+        var api = access.Connect();
+        try
+        {
+            if (cluster is not null) return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
+            var list = await api.ListAsync(ResourceKind.Backup, ns, null, null, ct).ConfigureAwait(false);
+            return list.Items.Select(b => b["spec"]?["cluster"]?["name"]?.GetValue<string>()).OfType<string>().Distinct(StringComparer.Ordinal)
+                .SelectMany(c => CnpgBackups.Completed(list.Items, c))
+                .OrderByDescending(b => b.EndTime ?? DateTimeOffset.MinValue).ThenByDescending(b => b.Id, StringComparer.Ordinal)
+                .ToList();
+        }
+        finally
+        {
+            (api as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The backups of a Barman Cloud server in object storage, newest first; unusable ones (failed, unfinished) only when asked.</summary>
+    public static async Task<IReadOnlyList<Backup>> GetBarmanBackupsAsync(string destinationPath, string serverName, ObjectStoreOptions? objectStore, bool includeUnusable, CancellationToken ct)
+    {
+        var options = (objectStore ?? new ObjectStoreOptions()).Resolve();
+        Redactor.RegisterSecret(options.SecretAccessKey);
+        Redactor.RegisterSecret(options.SessionToken);
+        using var catalog = BarmanCloudCatalog.Create(destinationPath, serverName, options);
+        return await catalog.ListAsync(includeUnusable, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A local backup: a <c>pg_dump -Fc</c> file, or a <c>pg_basebackup -Ft</c> directory with its WAL archive.</summary>
+    public static Task<Backup> GetLocalBackupAsync(string path, string? walDirectory, CancellationToken ct)
+    {
+        if (File.Exists(path)) return LocalBackupCatalog.ReadDumpAsync(path, ct);
+        if (Directory.Exists(path)) return LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct);
+        throw new ConfigurationException($"The backup path '{path}' does not exist.",
+            "Pass a pg_dump -Fc file or a pg_basebackup -Ft directory (with -WalPath for its WAL archive).");
+    }
+
+    // ---- targets ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Creates a restore target and returns it at once: a CNPG recovery Cluster (the operator restores it), or a local
+    /// instance whose restore runs in the background. <see cref="WaitReadyAsync"/> waits for either.
+    /// </summary>
+    public static async Task<RestoreCluster> NewAsync(RestoreRequest request, CancellationToken ct)
+    {
+        var handle = await StartAsync(request, request.DrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
+        Handles[Key(handle.Cluster)] = handle;
+        return handle.Cluster;
+    }
+
+    /// <summary>Waits until <paramref name="cluster"/> accepts sessions; returns it (phase Ready). Cancelling stops the wait, not the restore.</summary>
+    /// <exception cref="RestoreFailedException">The restore failed or did not finish in time; the target stays for inspection until removed.</exception>
+    public static async Task<RestoreCluster> WaitReadyAsync(RestoreCluster cluster, TimeSpan timeout, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        var handle = Resolve(cluster, access);
+        if (handle.Cluster.Phase == RestoreClusterPhase.Ready) return handle.Cluster;
+        await handle.WaitReadyAsync(timeout, progress, ct).ConfigureAwait(false);
+        return handle.Cluster;
+    }
+
+    /// <summary>
+    /// Runs checks against a ready target and returns the drill record so far: the restore's phases and timings, the
+    /// check results, the objectives and a verdict. The target stays (the record says so) until it is removed.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The target is not ready, or the checks are malformed.</exception>
+    public static async Task<DrillRecord> CheckAsync(RestoreCluster cluster, CheckSpec spec, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var handle = Resolve(cluster, access);
+        cluster = handle.Cluster;
+        if (cluster.Phase != RestoreClusterPhase.Ready)
+            throw new ConfigurationException($"Restore target {cluster} is {cluster.Phase}, not Ready, so it cannot be checked yet.",
+                "Pipe it through Wait-ClusterReady first (New-RestoreCluster | Wait-ClusterReady | Invoke-RestoreCheck).");
+        var options = DrillOptionsFor(cluster.Backup, cluster.Kind, cluster.RecoveryTarget, spec);
+        var backup = cluster.Backup;
+        var record = new DrillRecord
+        {
+            DrillId = cluster.DrillId,
+            ToolVersion = DrillRunner.ToolVersion,
+            Host = Environment.MachineName,
+            Environment = DrillEnvironment.Current(cluster.Kind == RestoreTargetKind.Cnpg ? SafeContextName(access) : null),
+            StartedAt = cluster.CreatedAt,
+            Purpose = cluster.Purpose,
+            TargetKind = cluster.Kind,
+            Source = backup.Source,
+            Backup = BackupSummary.From(backup),
+            BackupAge = backup.EndTime is { } end ? cluster.CreatedAt - end : null,
+            RecoveryTarget = cluster.RecoveryTarget.ToString(),
+        };
+        DrillRunner.ApplyRestore(record, cluster);
+        try
+        {
+            var checks = await DrillRunner.RunChecksAsync(record, handle, backup, options, progress, ct).ConfigureAwait(false);
+            DrillRunner.SetVerdict(record, checks);
+        }
+        catch (Exception e) when (DrillRunner.IsDrillFailure(e))
+        {
+            DrillRunner.FailFrom(record, e, cancelled: false);
+        }
+        ObjectiveEvaluator.Apply(record, spec.Objectives);
+        // The stages after this one decide the target's fate; the record says it was still there when it was written.
+        record.Cleanup.Kept = true;
+        record.Cleanup.Succeeded = true;
+        record.EndedAt = DateTimeOffset.UtcNow;
+        return record;
+    }
+
+    /// <summary>
+    /// Removes a target: stops it and deletes everything labelled or marked for its drill, refusing anything
+    /// RestoreOps did not create. Safe to call twice.
+    /// </summary>
+    public static async Task<CleanupOutcome> RemoveAsync(RestoreCluster cluster, KubernetesAccess? access, CancellationToken ct)
+    {
+        var handle = Resolve(cluster, access);
+        var outcome = await handle.RemoveAsync(ct).ConfigureAwait(false);
+        if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
+        return outcome;
+    }
+
+    /// <summary>Lists restore targets: this process's, marked local work directories, and labelled CNPG Clusters.</summary>
+    public static async Task<IReadOnlyList<RestoreCluster>> GetAsync(RestoreClusterQuery query, CancellationToken ct) =>
+        (await FindAsync(query, ct).ConfigureAwait(false)).Select(h => h.Cluster).ToList();
+
+    /// <summary>Removes every target a sweep may take (see <see cref="RestoreClusterQuery.OrphanedOnly"/>; the query is narrowed to it).</summary>
+    public static async Task<IReadOnlyList<RemovalResult>> RemoveOrphanedAsync(RestoreClusterQuery query, CancellationToken ct)
+    {
+        var orphans = await FindAsync(new RestoreClusterQuery
+        {
+            IncludeLocal = query.IncludeLocal, WorkRoot = query.WorkRoot, IncludeCnpg = query.IncludeCnpg, Kubernetes = query.Kubernetes,
+            Namespace = query.Namespace, AllNamespaces = query.AllNamespaces, DrillId = query.DrillId, Name = query.Name,
+            OrphanedOnly = true, Now = query.Now,
+        }, ct).ConfigureAwait(false);
+        var results = new List<RemovalResult>();
+        foreach (var handle in orphans)
+        {
+            CleanupOutcome outcome;
+            try
+            {
+                outcome = await handle.RemoveAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
+            {
+                outcome = new CleanupOutcome();
+                outcome.Problems.Add(e.Message);
+            }
+            results.Add(new RemovalResult(handle.Cluster, outcome));
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Runs a whole drill: restore, wait, check, remove in <c>finally</c> (unless kept), then write the evidence and
+    /// ping the heartbeat. Always returns a record; cancelling still removes the target.
+    /// </summary>
+    public static async Task<DrillRun> RunDrillAsync(DrillRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        var r = request.Restore;
+        var options = DrillOptionsFor(r.Backup, r.Kind, r.RecoveryTarget, request.Checks, r.DrillId, request.KeepOnFailure, request.ReadyTimeout ?? TimeSpan.FromMinutes(30),
+            r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null, r.Purpose);
+        var record = await DrillRunner.RunAsync(options, r.Kind,
+            (backup, drillId, token) => StartAsync(r, drillId, token, token), progress, ct).ConfigureAwait(false);
+
+        var files = new List<string>();
+        var warnings = new List<string>();
+        if (request.EvidencePath is { } dir)
+        {
+            try
+            {
+                var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey }, CancellationToken.None).ConfigureAwait(false);
+                files.AddRange(paths.All);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                warnings.Add($"The evidence could not be written to {dir}: {e.Message}");
+            }
+        }
+        if (request.HeartbeatUrl is { } url)
+        {
+            var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = url }, CancellationToken.None).ConfigureAwait(false);
+            if (record.Verdict == DrillVerdict.Passed && !ping.Sent) warnings.Add(ping.Message);
+        }
+        return new DrillRun(record, files, warnings);
+    }
+
+    /// <summary>Removes the local drill targets this process still tracks (module unload, process exit).</summary>
+    public static async Task<IReadOnlyList<RemovalResult>> RemoveLocalDrillTargetsAsync()
+    {
+        var results = new List<RemovalResult>();
+        foreach (var (key, handle) in Handles.ToArray())
+        {
+            if (handle.Cluster.Kind != RestoreTargetKind.Local || handle.Cluster.Purpose != RestorePurpose.Drill) continue;
+            CleanupOutcome outcome;
+            try
+            {
+                outcome = await handle.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
+            {
+                outcome = new CleanupOutcome();
+                outcome.Problems.Add(e.Message);
+            }
+            if (outcome.Succeeded) Handles.TryRemove(key, out _);
+            results.Add(new RemovalResult(handle.Cluster, outcome));
+        }
+        return results;
+    }
+
+    // ---- internals ----------------------------------------------------------------------------------------
+
+    private static string? SafeContextName(KubernetesAccess? access)
+    {
+        try { return (access ?? KubernetesAccess.Default).ContextName(); }
+        catch (RestoreOpsException) { return null; }
+    }
+
+    private static DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
+        bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill)
+    {
+        var checks = new List<RestoreCheck>();
+        CheckRunOptions? run = null;
+        if (spec.Path is { } path)
+        {
+            var suite = CheckFile.Load(path);
+            checks.AddRange(suite.Checks);
+            run = suite.RunOptions;
+        }
+        if (spec.Checks.Count > 0)
+        {
+            var suite = CheckSuite.FromDictionaries(spec.Checks, spec.Settings);
+            checks.AddRange(suite.Checks);
+            run ??= suite.RunOptions;
+        }
+        if (checks.Count == 0) checks.Add(new ConnectivityCheck(DefaultDatabase(backup, kind), TimeSpan.FromSeconds(30)));
+        var names = checks.GroupBy(c => c.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        if (names.Count > 0)
+            throw new ConfigurationException($"Check name(s) {string.Join(", ", names)} appear in both the check file and the inline checks.",
+                "Give the inline checks their own 'name'.");
+        return new DrillOptions
+        {
+            DiscoverBackup = _ => Task.FromResult(backup),
+            RecoveryTarget = target,
+            Checks = checks,
+            CheckRun = run,
+            CheckStatementTimeout = spec.StatementTimeout,
+            EvidenceDirectory = spec.EvidenceDirectory,
+            Objectives = spec.Objectives,
+            DrillId = drillId,
+            KeepOnFailure = keepOnFailure,
+            ReadyTimeout = readyTimeout,
+            KubernetesContext = context,
+            Restore = new LocalRestoreOptions { Purpose = purpose },
+        };
+    }
+
+    /// <summary>The database a default check connects to: a dump's own, CNPG's application database, else postgres.</summary>
+    private static string DefaultDatabase(Backup backup, RestoreTargetKind kind) =>
+        backup.SourceKind == BackupSourceKind.LocalDump && backup.Name is { } db ? db
+        : kind == RestoreTargetKind.Cnpg ? "app"
+        : "postgres";
+
+    private static async Task<IRestoreHandle> StartAsync(RestoreRequest request, string drillId, CancellationToken runToken, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Kind == RestoreTargetKind.Local)
+        {
+            var store = request.ObjectStore;
+            if (store is not null)
+            {
+                Redactor.RegisterSecret(store.SecretAccessKey);
+                Redactor.RegisterSecret(store.SessionToken);
+            }
+            var restore = LocalRestore.Create(request.Backup, request.RecoveryTarget, new LocalRestoreOptions
+            {
+                WorkRoot = request.WorkRoot,
+                OsUser = request.OsUser,
+                PostgresBinDirectory = request.PostgresBinDirectory,
+                WalParallelism = request.WalParallelism,
+                Purpose = request.Purpose,
+                Expiry = request.Expiry,
+                ObjectStore = store,
+            }, drillId);
+            return LocalHandle.Start(restore, runToken);
+        }
+
+        var backup = request.Backup;
+        if (backup.SourceKind != BackupSourceKind.CnpgBackup)
+            throw new ConfigurationException($"Backup {backup.Id} from {backup.Source} is a {backup.SourceKind} backup; only CNPG Backup resources restore into a CNPG recovery Cluster so far.",
+                "Restore it locally (-Local), or pick the cluster's Backup with Get-CnpgBackup.");
+        var slash = backup.Source.IndexOf('/', StringComparison.Ordinal);
+        var (sourceNs, sourceCluster) = slash > 0 ? (backup.Source[..slash], backup.Source[(slash + 1)..]) : throw new ConfigurationException(
+            $"Backup {backup.Id} does not name its cluster as namespace/cluster (source '{backup.Source}').", "Get the backup again with Get-CnpgBackup.");
+        var api = request.Kubernetes.Connect();
+        try
+        {
+            var source = await CnpgCatalog.GetSourceAsync(api, sourceNs, sourceCluster, ct).ConfigureAwait(false);
+            var restore = await CnpgRestore.CreateAsync(api, new RecoveryClusterRequest
+            {
+                Source = source,
+                Backup = backup,
+                DrillId = drillId,
+                Namespace = request.Namespace ?? api.Context.Namespace,
+                Name = request.Name,
+                RecoveryTarget = request.RecoveryTarget,
+                Purpose = request.Purpose,
+                Expiry = request.Expiry,
+                StorageSize = request.StorageSize,
+                StorageClass = request.StorageClass,
+                AllowSourceNamespace = request.AllowSourceNamespace,
+            }, ct).ConfigureAwait(false);
+            return new CnpgHandle(restore, api);
+        }
+        catch
+        {
+            (api as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The live handle behind a pipeline object: tracked, attached through the API, or found on disk.</summary>
+    private static IRestoreHandle Resolve(RestoreCluster cluster, KubernetesAccess? access)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        if (Handles.TryGetValue(Key(cluster), out var tracked)) return tracked;
+        if (cluster.Kind == RestoreTargetKind.Cnpg)
+        {
+            var api = (access ?? KubernetesAccess.Default).Connect();
+            return Handles.GetOrAdd(Key(cluster), new CnpgHandle(CnpgRestore.Attach(api, cluster), api));
+        }
+        var root = Path.GetDirectoryName(cluster.WorkDirectory ?? "") is { Length: > 0 } parent ? parent : Path.GetTempPath();
+        var found = LocalTargets.Scan(root).FirstOrDefault(f => f.Cluster.Name == cluster.Name)
+            ?? throw new ConfigurationException($"Local restore target {cluster.Name} is not running in this session and has no work directory under {root}.",
+                "It was removed already, or lives under another -WorkRoot; list what exists with Get-RestoreCluster.");
+        return new FoundLocalHandle(found);
+    }
+
+    private static async Task<IReadOnlyList<IRestoreHandle>> FindAsync(RestoreClusterQuery query, CancellationToken ct)
+    {
+        var now = query.Now ?? DateTimeOffset.UtcNow;
+        var result = new List<IRestoreHandle>();
+        bool Wanted(RestoreCluster c) => (query.DrillId is null || c.DrillId == query.DrillId) && (query.Name is null || c.Name == query.Name);
+
+        if (query.IncludeLocal)
+        {
+            var tracked = Handles.Values.Where(h => h.Cluster.Kind == RestoreTargetKind.Local).ToList();
+            // This process's own targets are never orphans: it is alive and still owns them.
+            if (!query.OrphanedOnly) result.AddRange(tracked.Where(h => Wanted(h.Cluster)));
+            var trackedNames = tracked.Select(h => h.Cluster.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var found in LocalTargets.Scan(query.WorkRoot ?? Path.GetTempPath()))
+            {
+                if (trackedNames.Contains(found.Cluster.Name) || !Wanted(found.Cluster)) continue;
+                // Expiry alone decides, as for CNPG: a target kept on purpose (--keep, -KeepOnFailure) outlives the process that made it.
+                var orphan = found.Cluster.Purpose == RestorePurpose.Drill && found.Cluster.ExpiresAt <= now;
+                if (query.OrphanedOnly && !orphan) continue;
+                result.Add(new FoundLocalHandle(found));
+            }
+        }
+
+        if (query.IncludeCnpg)
+        {
+            var api = query.Kubernetes.Connect();
+            try
+            {
+                var ns = query.AllNamespaces ? IKubernetesApi.AllNamespaces : query.Namespace;
+                var list = await api.ListAsync(ResourceKind.Cluster, ns, CnpgOwnership.AnySelector, null, ct).ConfigureAwait(false);
+                foreach (var item in list.Items)
+                {
+                    if (query.OrphanedOnly && !CnpgOwnership.IsExpiredDrillObject(item, now)) continue;
+                    var cluster = FromClusterResource(item);
+                    if (!Wanted(cluster)) continue;
+                    if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
+                    var own = query.Kubernetes.Connect();
+                    result.Add(new CnpgHandle(CnpgRestore.Attach(own, cluster), own));
+                }
+            }
+            finally
+            {
+                (api as IDisposable)?.Dispose();
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A labelled recovery Cluster as a pipeline object.</summary>
+    internal static RestoreCluster FromClusterResource(JsonObject cluster)
+    {
+        var meta = cluster["metadata"]!;
+        var labels = meta["labels"];
+        var annotations = meta["annotations"];
+        var status = cluster["status"];
+        string? Text(JsonNode? n) => n is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
+        DateTimeOffset? Time(JsonNode? n) => Text(n) is { } s && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : null;
+        var phase = Text(status?["phase"]);
+        var sourceNs = Text(labels?[CnpgNames.SourceNamespaceLabel]);
+        var sourceCluster = Text(labels?[CnpgNames.SourceClusterLabel]);
+        var recovery = cluster["spec"]?["bootstrap"]?["recovery"];
+        var ready = phase == CnpgNames.PhaseHealthy && CrdSchema.Number(status?["readyInstances"]) is { } n && n >= (CrdSchema.Number(cluster["spec"]?["instances"]) ?? 1);
+        return new RestoreCluster
+        {
+            Name = Text(meta["name"])!,
+            Namespace = Text(meta["namespace"]),
+            DrillId = Text(labels?[CnpgNames.DrillIdLabel]) ?? "unknown",
+            Kind = RestoreTargetKind.Cnpg,
+            Purpose = Text(annotations?[CnpgNames.PurposeAnnotation]) == "recovery" ? RestorePurpose.Recovery : RestorePurpose.Drill,
+            CreatedAt = Time(meta["creationTimestamp"]) ?? DateTimeOffset.UtcNow,
+            ExpiresAt = Time(annotations?[CnpgNames.ExpiresAnnotation]),
+            Phase = ready ? RestoreClusterPhase.Ready : phase is not null && CnpgNames.FailurePhases.Contains(phase) ? RestoreClusterPhase.Failed : RestoreClusterPhase.Replaying,
+            Timeline = CrdSchema.Number(status?["timelineID"]) is { } tli ? (int)tli : null,
+            RecoveryTarget = RecoveryTarget.Latest,
+            Backup = new Backup
+            {
+                Id = Text(recovery?["backup"]?["name"]) ?? "(external cluster)",
+                Name = Text(recovery?["backup"]?["name"]),
+                SourceKind = BackupSourceKind.CnpgBackup,
+                Source = sourceNs is not null && sourceCluster is not null ? $"{sourceNs}/{sourceCluster}" : "unknown",
+                Method = recovery?["backup"] is null ? "plugin" : "barmanObjectStore",
+                Location = new BackupLocation(),
+            },
+        };
+    }
+}
