@@ -1,0 +1,66 @@
+using System.Management.Automation;
+using RestoreOps.Evidence;
+using RestoreOps.Model;
+using RestoreOps.PowerShell.Infrastructure;
+
+namespace RestoreOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Writes a drill record as evidence: sealed JSON, JUnit XML, Markdown, HTML and Prometheus text.</para>
+/// <para type="description">Each file is written whole or not at all. The JSON record carries a SHA-256 digest, and an HMAC signature when a signing key is set (RESTOREOPS_SIGNING_KEY or -SigningKeyVariable).</para>
+/// </summary>
+/// <example><code>$record | Export-DrillEvidence -Path ./evidence | Send-DrillHeartbeat -Url $env:HEARTBEAT_URL</code></example>
+[Cmdlet(VerbsData.Export, "DrillEvidence")]
+[OutputType(typeof(DrillEvidence))]
+public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
+{
+    /// <summary>The drill record (from Invoke-RestoreCheck or Invoke-RestoreDrill).</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("InputObject")]
+    public DrillRecord Record { get; set; } = null!;
+
+    /// <summary>The evidence folder (created when missing; earlier records there feed trends).</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    public string Path { get; set; } = null!;
+
+    /// <summary>Environment variable holding the HMAC signing key (default: RESTOREOPS_SIGNING_KEY when set).</summary>
+    [Parameter]
+    public string? SigningKeyVariable { get; set; }
+
+    /// <summary>Also write the metrics to this file, for node-exporter's textfile collector.</summary>
+    [Parameter]
+    public string? TextfileCollectorPath { get; set; }
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        var dir = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        try
+        {
+            var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
+            if (SigningKeyVariable is not null && key is null)
+                throw new ConfigurationException($"-SigningKeyVariable {SigningKeyVariable}: that environment variable is not set or empty.",
+                    $"Set $env:{SigningKeyVariable}, or leave -SigningKeyVariable out to write an unsigned (digest-only) record.");
+            var options = new EvidenceOptions
+            {
+                SigningKey = key,
+                TextfileCollectorPath = TextfileCollectorPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(TextfileCollectorPath),
+            };
+            // Evidence is written whole even after Ctrl+C: a half-written record proves nothing.
+            var paths = Run(_ => EvidenceWriter.WriteAllAsync(Record, dir, options, CancellationToken.None));
+            WriteObject(new DrillEvidence
+            {
+                DrillId = Record.DrillId,
+                Verdict = Record.Verdict,
+                Directory = dir,
+                RecordPath = paths.Json,
+                Files = paths.All.ToList(),
+                Record = Record,
+            });
+        }
+        catch (Exception e) when (IsReported(e))
+        {
+            WriteFailure(e, "ExportDrillEvidenceFailed", Record);
+        }
+    }
+}

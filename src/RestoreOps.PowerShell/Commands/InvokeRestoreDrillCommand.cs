@@ -1,0 +1,183 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using RestoreOps.Automation;
+using RestoreOps.Evidence;
+using RestoreOps.Model;
+using RestoreOps.PowerShell.Infrastructure;
+
+namespace RestoreOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Runs whole restore drills: restore, wait, check, record, clean up in finally, one record per backup.</para>
+/// <para type="description">For each backup from the pipeline: creates the restore target, waits for it, runs the checks, judges the objectives, writes the evidence (-EvidencePath), pings the heartbeat when it passed (-HeartbeatUrl), and removes the target whatever happened (unless -KeepOnFailure and it did not pass). Up to -ThrottleLimit drills run at once. Ctrl+C cancels the drills and still removes their targets.</para>
+/// </summary>
+/// <example><code>Get-CnpgBackup -Namespace prod -Latest | Invoke-RestoreDrill -Namespace drills -Path ./checks.yaml -EvidencePath ./evidence -ThrottleLimit 2</code></example>
+[Cmdlet(VerbsLifecycle.Invoke, "RestoreDrill", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CnpgSet)]
+[OutputType(typeof(DrillRecord))]
+public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
+{
+    private readonly BlockingCollection<DrillEvent> _events = new();
+    private readonly List<Task> _running = [];
+    private int _pending;
+    private int _next;
+
+    /// <summary>A check file (YAML; see docs/checks.md).</summary>
+    [Parameter]
+    public string? Path { get; set; }
+
+    /// <summary>Inline checks, one hashtable each: @{ kind = 'row-count'; table = 'orders'; min = 1 }.</summary>
+    [Parameter]
+    public Hashtable[]? Check { get; set; }
+
+    /// <summary>Database the inline checks run in.</summary>
+    [Parameter]
+    public string? Database { get; set; }
+
+    /// <summary>RPO objective: the backup may be at most this old when the drill starts.</summary>
+    [Parameter]
+    public TimeSpan? MaxBackupAge { get; set; }
+
+    /// <summary>RPO objective: the restored data's newest commit may be at most this old.</summary>
+    [Parameter]
+    public TimeSpan? MaxDataAge { get; set; }
+
+    /// <summary>RTO objective: the restore (download to ready) may take at most this long.</summary>
+    [Parameter]
+    public TimeSpan? MaxRestoreTime { get; set; }
+
+    /// <summary>How long a target may take to accept sessions (default 30 minutes).</summary>
+    [Parameter]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Keep the target when the drill did not pass, for a human to find out why (a sweep removes it after -Expiry).</summary>
+    [Parameter]
+    public SwitchParameter KeepOnFailure { get; set; }
+
+    /// <summary>Write each drill's evidence (sealed JSON, JUnit, Markdown, HTML, Prometheus) to this folder; earlier records there feed relative checks.</summary>
+    [Parameter]
+    public string? EvidencePath { get; set; }
+
+    /// <summary>Environment variable holding the HMAC signing key (default: RESTOREOPS_SIGNING_KEY when set).</summary>
+    [Parameter]
+    public string? SigningKeyVariable { get; set; }
+
+    /// <summary>Ping this URL after each passed drill (silence is the alarm).</summary>
+    [Parameter]
+    public Uri? HeartbeatUrl { get; set; }
+
+    /// <summary>Drills run at once (default 1: a restore uses a whole core or a whole CNPG instance).</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int ThrottleLimit { get; set; } = 1;
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        DrillRequest request;
+        try
+        {
+            if (!ShouldProcess(TargetDescription(Backup, null), "Restore, verify and remove (restore drill)")) return;
+            var evidence = EvidencePath is null ? null : FullPath(EvidencePath);
+            var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
+            if (SigningKeyVariable is not null && key is null)
+                throw new ConfigurationException($"-SigningKeyVariable {SigningKeyVariable}: that environment variable is not set or empty.",
+                    $"Set $env:{SigningKeyVariable}, or leave -SigningKeyVariable out.");
+            request = new DrillRequest
+            {
+                Restore = Request(Backup, null, null, RestorePurpose.Drill),
+                Checks = CheckParameters.Spec(this, Path, Check, Database, MaxBackupAge, MaxDataAge, MaxRestoreTime, evidence),
+                ReadyTimeout = Timeout,
+                KeepOnFailure = KeepOnFailure,
+                EvidencePath = evidence,
+                SigningKey = key,
+                HeartbeatUrl = HeartbeatUrl,
+            };
+        }
+        catch (Exception e) when (IsReported(e))
+        {
+            WriteFailure(e, "InvokeRestoreDrillFailed", Backup);
+            return;
+        }
+        while (_pending >= ThrottleLimit) Drain();
+        Start(request);
+    }
+
+    /// <inheritdoc />
+    protected override void EndProcessing()
+    {
+        while (_pending > 0) Drain();
+    }
+
+    private void Start(DrillRequest request)
+    {
+        var id = ++_next;
+        var backup = request.Restore.Backup;
+        var progress = new EventProgress(_events, id, backup);
+        var task = Task.Run(() => RestoreSession.RunDrillAsync(request, progress, Cancellation));
+        _pending++;
+        lock (_running) _running.Add(task);
+        _ = task.ContinueWith(t => _events.Add(new DrillEvent(id, backup, null, t)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Writes progress on this thread until one drill ends, then writes its outcome.</summary>
+    private void Drain()
+    {
+        foreach (var e in _events.GetConsumingEnumerable())
+        {
+            if (e.Progress is { } p)
+            {
+                WriteProgress(new ProgressRecord(e.Id, $"Drill {e.Id}: {e.Backup.Source} {e.Backup.Id}", $"{p.Activity}{(p.Status is null ? "" : ": " + p.Status)}")
+                {
+                    CurrentOperation = p.Phase.ToString(),
+                    PercentComplete = p.PercentComplete is { } pc ? (int)Math.Clamp(pc, 0, 100) : -1,
+                });
+                continue;
+            }
+            _pending--;
+            WriteProgress(new ProgressRecord(e.Id, $"Drill {e.Id}: {e.Backup.Source} {e.Backup.Id}", "Done") { RecordType = ProgressRecordType.Completed });
+            try
+            {
+                var run = e.Done!.GetAwaiter().GetResult();
+                foreach (var w in run.Warnings) WriteWarning(w);
+                foreach (var f in run.EvidenceFiles) WriteVerbose($"evidence: {f}");
+                if (run.Record.Verdict != DrillVerdict.Passed)
+                    WriteVerbose($"Drill {run.Record.DrillId} {run.Record.Verdict}: {run.Record.FailureMessage}");
+                WriteObject(run.Record);
+            }
+            catch (Exception ex) when (IsReported(ex))
+            {
+                WriteFailure(ex, "InvokeRestoreDrillFailed", e.Backup);
+            }
+            return;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // EndProcessing does not run after Ctrl+C: the cancelled drills are still removing their targets, and
+            // the session must not move on (or exit) before they have.
+            base.Dispose(disposing);
+            Task[] running;
+            lock (_running) running = [.. _running];
+            try { Task.WaitAll(running); } catch (AggregateException) { /* each drill turns its failures into its record */ }
+            _events.Dispose();
+            return;
+        }
+        base.Dispose(disposing);
+    }
+
+    private sealed record DrillEvent(int Id, Backup Backup, DrillProgress? Progress, Task<DrillRun>? Done);
+
+    private sealed class EventProgress(BlockingCollection<DrillEvent> events, int id, Backup backup) : IProgress<DrillProgress>
+    {
+        public void Report(DrillProgress value)
+        {
+            try { events.Add(new DrillEvent(id, backup, value, null)); }
+            catch (InvalidOperationException) { /* the command has ended (completed or disposed collection) */ }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using RestoreOps.Model;
+
+namespace RestoreOps.PowerShell.Infrastructure;
+
+/// <summary>
+/// What every RestoreOps cmdlet shares: the engine's async work run off the pipeline thread with its progress,
+/// results and errors brought back to it (PowerShell allows writes only there), Ctrl+C as cancellation, and
+/// ErrorRecords that carry the engine's fix as the recommended action.
+/// </summary>
+public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly int _activityId = Random.Shared.Next(1, int.MaxValue);
+
+    /// <summary>Cancelled by Ctrl+C (StopProcessing).</summary>
+    protected CancellationToken Cancellation => _stop.Token;
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>Runs <paramref name="work"/> on the thread pool, writing its progress from this thread until it ends, and returns its result (or rethrows its exception).</summary>
+    protected T Run<T>(string activity, Func<CancellationToken, IProgress<DrillProgress>, Task<T>> work)
+    {
+        using var queue = new BlockingCollection<DrillProgress>();
+        var progress = new QueueProgress(queue);
+        var task = Task.Run(() => work(_stop.Token, progress));
+        _ = task.ContinueWith(_ => progress.Complete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var shown = false;
+        foreach (var p in queue.GetConsumingEnumerable())
+        {
+            var record = new ProgressRecord(_activityId, p.Activity.Length > 0 ? p.Activity : activity, p.Status ?? p.Phase.ToString())
+            {
+                CurrentOperation = p.Phase.ToString(),
+                PercentComplete = p.PercentComplete is { } pc ? (int)Math.Clamp(pc, 0, 100) : -1,
+            };
+            WriteProgress(record);
+            shown = true;
+        }
+        if (shown) WriteProgress(new ProgressRecord(_activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        return task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Runs work that has no progress of its own.</summary>
+    protected T Run<T>(Func<CancellationToken, Task<T>> work) => Run("RestoreOps", (ct, _) => work(ct));
+
+    /// <summary>
+    /// Writes a non-terminating error for one item (the pipeline goes on; <c>-ErrorAction Stop</c> stops it), or
+    /// turns Ctrl+C into the pipeline stop PowerShell expects.
+    /// </summary>
+    protected void WriteFailure(Exception e, string errorId, object? target)
+    {
+        if (e is OperationCanceledException && _stop.IsCancellationRequested) throw new PipelineStoppedException();
+        WriteError(ErrorRecords.From(e, errorId, target));
+    }
+
+    /// <summary>Stops the command: nothing after this can proceed.</summary>
+    protected void Terminate(Exception e, string errorId, object? target)
+    {
+        if (e is OperationCanceledException && _stop.IsCancellationRequested) throw new PipelineStoppedException();
+        ThrowTerminatingError(ErrorRecords.From(e, errorId, target));
+    }
+
+    /// <summary>True for failures the engine reports with a message meant for the user (as opposed to bugs).</summary>
+    protected static bool IsReported(Exception e) =>
+        e is RestoreOpsException or ArgumentException or IOException or UnauthorizedAccessException or TimeoutException or OperationCanceledException or InvalidOperationException;
+
+    /// <summary>EndProcessing is skipped after Ctrl+C or a terminating error; PowerShell disposes the cmdlet either way.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the cancellation source; derived cmdlets release their own work here.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing) return;
+        _stop.Cancel();
+        _stop.Dispose();
+    }
+
+    private sealed class QueueProgress(BlockingCollection<DrillProgress> queue) : IProgress<DrillProgress>
+    {
+        private readonly object _gate = new();
+        private bool _done;
+
+        public void Report(DrillProgress value)
+        {
+            lock (_gate) if (!_done) queue.Add(value);
+        }
+
+        public void Complete()
+        {
+            lock (_gate)
+            {
+                _done = true;
+                queue.CompleteAdding();
+            }
+        }
+    }
+}
