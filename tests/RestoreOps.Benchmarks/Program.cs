@@ -5,6 +5,9 @@ using RestoreOps.Benchmarks;
 // restore [--segments 20,100,300] [--runs 5] [--out DIR]
 //   Restore-to-ready of one Barman Cloud backup with W WAL segments: RestoreOps vs barman-cloud-restore +
 //   barman-cloud-wal-restore vs the floor, alternating the order run by run to cancel drift.
+// ready [--runs 20] [--poll-runs 5] [--poll-interval 30] [--seed N] [--out DIR]
+//   Delay from a CNPG Cluster turning ready on the fake API server to the waiter knowing it: RestoreOps'
+//   watch (CnpgRestore.WaitReadyAsync) vs a CronJob-style GET every --poll-interval seconds.
 var command = args.Length > 0 ? args[0] : "restore";
 string Arg(string name, string fallback)
 {
@@ -35,9 +38,24 @@ if (command == "checks")
     log.WriteLine(text);
     return 0;
 }
+if (command == "ready")
+{
+    // --runs counts watch waits here; the poll runs are counted apart because each costs up to a poll interval.
+    var watchRuns = int.Parse(Arg("--runs", "20"), CultureInfo.InvariantCulture);
+    var pollRuns = int.Parse(Arg("--poll-runs", "5"), CultureInfo.InvariantCulture);
+    var pollInterval = TimeSpan.FromSeconds(double.Parse(Arg("--poll-interval", "30"), CultureInfo.InvariantCulture));
+    var seed = int.Parse(Arg("--seed", Random.Shared.Next(1_000_000).ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+    log.WriteLine($"ready: {watchRuns} watch runs, {pollRuns} poll runs every {pollInterval.TotalSeconds:0.###} s, seed {seed}");
+    var readySamples = await ReadyBenchmark.RunAsync(watchRuns, pollRuns, pollInterval, seed, Path.Combine(outDir, "ready-detection.csv"), log, cts.Token);
+    var text = ReadyBenchmark.Summary(readySamples, pollInterval) + $"\nSeed {seed}.\n";
+    await File.WriteAllTextAsync(Path.Combine(outDir, "ready-detection.md"), text);
+    log.WriteLine();
+    log.WriteLine(text);
+    return 0;
+}
 if (command != "restore")
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5] | checks [--scales 15,50,150] [--runs 5]");
+    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5] | checks [--scales 15,50,150] [--runs 5] | ready [--runs 20] [--poll-runs 5] [--poll-interval 30] [--seed N]");
     return 2;
 }
 
