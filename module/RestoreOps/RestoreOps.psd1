@@ -2,6 +2,8 @@
 # Module manifest for RestoreOps.
 # Layout of the packaged module (scripts/package-module.sh, build.ps1 -Task Package):
 #   RestoreOps.psd1, RestoreOps.PowerShell.dll, RestoreOps.Model.dll       module root
+#   RestoreOps.Format.ps1xml, RestoreOps.Types.ps1xml                       default views, computed properties
+#   en-US/RestoreOps.PowerShell.dll-Help.xml, en-US/about_RestoreOps.help.txt   help (generated from docs/cmdlets)
 #   Dependencies/RestoreOps.dll + Npgsql, AWSSDK.*, ...                     loaded in the module's own
 #                                                                           AssemblyLoadContext, never listed here
 #
@@ -17,18 +19,38 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
 
-    # Explicit lists only, never wildcards. Cmdlets are added here as they are implemented.
-    CmdletsToExport      = @()
+    # Explicit lists only, never wildcards: the [Cmdlet] classes of RestoreOps.PowerShell.dll, all of them.
+    CmdletsToExport      = @(
+        'Export-DrillEvidence'
+        'Get-BarmanBackup'
+        'Get-CnpgBackup'
+        'Get-DrillHistory'
+        'Get-LocalBackup'
+        'Get-RestoreCluster'
+        'Invoke-RestoreCheck'
+        'Invoke-RestoreDrill'
+        'New-RestoreCluster'
+        'Remove-RestoreCluster'
+        'Send-DrillHeartbeat'
+        'Wait-ClusterReady'
+    )
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()
 
-    # FormatsToProcess / TypesToProcess: added with RestoreOps.Format.ps1xml / RestoreOps.Types.ps1xml.
+    # Default table and list views for the pipeline objects, and the computed properties they show.
+    FormatsToProcess     = @('RestoreOps.Format.ps1xml')
+    TypesToProcess       = @('RestoreOps.Types.ps1xml')
 
+    # Every file of the packaged module PowerShell or Get-Help reads; the package scripts check each one exists.
     FileList             = @(
         'RestoreOps.psd1'
         'RestoreOps.PowerShell.dll'
         'RestoreOps.Model.dll'
+        'RestoreOps.Format.ps1xml'
+        'RestoreOps.Types.ps1xml'
+        'en-US/RestoreOps.PowerShell.dll-Help.xml'
+        'en-US/about_RestoreOps.help.txt'
         'Dependencies/RestoreOps.dll'
     )
 
