@@ -78,6 +78,9 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
         try
         {
             if (!ShouldProcess(TargetDescription(Backup, null), "Restore, verify and remove (restore drill)")) return;
+            if (HeartbeatUrl is { } url && (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)))
+                throw new ConfigurationException($"-HeartbeatUrl '{url}' is not an absolute http:// or https:// URL.",
+                    "Pass the ping URL your monitor shows, e.g. https://hc-ping.com/<uuid>.");
             var evidence = EvidencePath is null ? null : FullPath(EvidencePath);
             var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
             if (SigningKeyVariable is not null && key is null)

@@ -60,12 +60,6 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
     public SwitchParameter PassThru { get; set; }
 
     /// <inheritdoc />
-    protected override void BeginProcessing()
-    {
-        if (Force && !MyInvocation.BoundParameters.ContainsKey("Confirm")) ConfirmPreferenceNone();
-    }
-
-    /// <inheritdoc />
     protected override void ProcessRecord()
     {
         IReadOnlyList<RestoreCluster> targets;
@@ -92,7 +86,7 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
             ? $"local restore target {cluster.Name} ({cluster.WorkDirectory})"
             : $"CNPG Cluster {cluster} and every object labelled for drill {cluster.DrillId}";
         if (cluster.Purpose == RestorePurpose.Recovery) what += " — a RECOVERY target, kept on purpose";
-        if (!ShouldProcess(what, "Stop and delete")) return;
+        if (!Proceed(what, "Stop and delete")) return;
         try
         {
             var outcome = Run(ct => RestoreSession.RemoveAsync(cluster, Access, ct));
@@ -131,5 +125,10 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
         };
     }
 
-    private void ConfirmPreferenceNone() => SessionState.PSVariable.Set("ConfirmPreference", ConfirmImpact.None);
+    /// <summary>
+    /// -Force skips the prompt without touching the caller's $ConfirmPreference (a binary cmdlet's session state is the
+    /// caller's scope); -WhatIf still only reports and an explicit -Confirm still asks.
+    /// </summary>
+    private bool Proceed(string target, string action) =>
+        (Force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") && !MyInvocation.BoundParameters.ContainsKey("Confirm")) || ShouldProcess(target, action);
 }

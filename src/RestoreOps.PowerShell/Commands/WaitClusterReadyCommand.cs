@@ -22,7 +22,7 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
     [Alias("Cluster")]
     public RestoreCluster InputObject { get; set; } = null!;
 
-    /// <summary>Name of a CNPG recovery Cluster RestoreOps created.</summary>
+    /// <summary>Name of a restore target RestoreOps created: a CNPG recovery Cluster, or a local target of this session.</summary>
     [Parameter(Mandatory = true, ParameterSetName = NameSet)]
     public string Name { get; set; } = null!;
 
