@@ -7,8 +7,11 @@
     Test    : on Linux, bash scripts/test.sh (xunit + Pester, last line "N passed, N failed, N skipped");
               elsewhere dotnet test, then Invoke-Pester on tests/pester.
     Package : lays out artifacts/module/RestoreOps/ (POWERSHELL.md section 1): the manifest,
-              RestoreOps.PowerShell.dll and RestoreOps.Model.dll in the root, format/type data and
-              en-US help when present, and the engine with its third-party assemblies under Dependencies/.
+              RestoreOps.PowerShell.dll and RestoreOps.Model.dll in the root, format/type data when
+              present, en-US/about_RestoreOps.help.txt and en-US/RestoreOps.PowerShell.dll-Help.xml (the
+              MAML help tools/RestoreOps.HelpBuilder builds from docs/cmdlets/*.md; a page that breaks the
+              platyPS schema fails the task, naming the file and section), and the engine with its
+              third-party assemblies under Dependencies/.
               scripts/package-module.sh produces the same layout from bash.
 .EXAMPLE
     ./build.ps1 -Task Build, Test, Package
@@ -87,8 +90,18 @@ function Invoke-PackageTask {
     $temp = Join-Path ([System.IO.Path]::GetTempPath()) ("restoreops-package-" + [guid]::NewGuid())
     $psPublish = Join-Path $temp 'powershell'
     $enginePublish = Join-Path $temp 'engine'
+    $helpBuilder = Join-Path $temp 'helpbuilder'
+    $helpName = 'RestoreOps.PowerShell.dll-Help.xml'
+    $helpXml = Join-Path $temp "help/$helpName"
 
     try {
+        # Help first: a page that breaks the schema fails the task before the long publishes. The builder
+        # names the file and section of every problem and writes nothing then.
+        Invoke-Tool dotnet @('publish', (Join-Path $root 'tools/RestoreOps.HelpBuilder/RestoreOps.HelpBuilder.csproj'),
+            '-c', $Configuration, '-o', $helpBuilder, '--nologo')
+        Invoke-Tool dotnet @((Join-Path $helpBuilder 'RestoreOps.HelpBuilder.dll'),
+            '--docs', (Join-Path $root 'docs/cmdlets'), '--out', $helpXml)
+
         Invoke-Tool dotnet @('publish', (Join-Path $root 'src/RestoreOps.PowerShell/RestoreOps.PowerShell.csproj'),
             '-c', $Configuration, '-o', $psPublish, '--nologo')
         Invoke-Tool dotnet @('publish', (Join-Path $root 'src/RestoreOps/RestoreOps.csproj'),
@@ -104,6 +117,14 @@ function Invoke-PackageTask {
             $source = Join-Path $psPublish $name
             if (-not (Test-Path $source)) { throw "$name is missing from the RestoreOps.PowerShell publish output." }
             Copy-Item -Path $source -Destination $out
+        }
+
+        # en-US/: the about topic came with module/RestoreOps/; the cmdlet help is the file built above.
+        $enUs = Join-Path $out 'en-US'
+        $null = New-Item -ItemType Directory -Path $enUs -Force
+        Copy-Item -Path $helpXml -Destination (Join-Path $enUs $helpName)
+        if (-not (Test-Path (Join-Path $enUs 'about_RestoreOps.help.txt'))) {
+            throw 'en-US/about_RestoreOps.help.txt is missing from module/RestoreOps/.'
         }
 
         # Dependencies/: the engine and its third-party assemblies; RestoreOps.Model stays in the root only.

@@ -2,7 +2,10 @@
 # Lay out the PowerShell module in artifacts/module/RestoreOps/ (POWERSHELL.md §1):
 #
 #   RestoreOps.psd1, RestoreOps.PowerShell.dll, RestoreOps.Model.dll     root (what PowerShell loads)
-#   RestoreOps.Format.ps1xml, RestoreOps.Types.ps1xml, en-US/            root, when they exist
+#   RestoreOps.Format.ps1xml, RestoreOps.Types.ps1xml                    root, when they exist
+#   en-US/about_RestoreOps.help.txt                                      from module/RestoreOps/en-US/
+#   en-US/RestoreOps.PowerShell.dll-Help.xml                             generated from docs/cmdlets/*.md
+#                                                                        by tools/RestoreOps.HelpBuilder
 #   Dependencies/RestoreOps.dll + its third-party assemblies             never in the root
 #
 #   bash scripts/package-module.sh            # Release
@@ -20,6 +23,16 @@ die() { printf 'package: FAILED: %s\n' "$*" >&2; exit 1; }
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+
+# Help first: a page that breaks the schema fails the package before the long publishes. The builder
+# names the file and section of every problem and writes nothing then.
+HELP_XML=RestoreOps.PowerShell.dll-Help.xml
+say "dotnet publish tools/RestoreOps.HelpBuilder ($CONFIGURATION)"
+dotnet publish "$ROOT/tools/RestoreOps.HelpBuilder/RestoreOps.HelpBuilder.csproj" -c "$CONFIGURATION" \
+  -o "$TMP/helpbuilder" --nologo --verbosity quiet || die "dotnet publish tools/RestoreOps.HelpBuilder failed"
+say "help: docs/cmdlets/*.md -> en-US/$HELP_XML"
+dotnet "$TMP/helpbuilder/RestoreOps.HelpBuilder.dll" --docs "$ROOT/docs/cmdlets" --out "$TMP/help/$HELP_XML" \
+  || die "the MAML help could not be built from docs/cmdlets (problems listed above)"
 
 say "dotnet publish src/RestoreOps.PowerShell ($CONFIGURATION)"
 dotnet publish "$ROOT/src/RestoreOps.PowerShell/RestoreOps.PowerShell.csproj" -c "$CONFIGURATION" \
@@ -39,6 +52,11 @@ for dll in RestoreOps.PowerShell.dll RestoreOps.Model.dll; do
   [ -f "$TMP/powershell/$dll" ] || die "$dll is missing from the RestoreOps.PowerShell publish output"
   cp "$TMP/powershell/$dll" "$OUT/"
 done
+
+# en-US/: the about topic came with module/RestoreOps/; the cmdlet help is the file built above.
+mkdir -p "$OUT/en-US"
+cp "$TMP/help/$HELP_XML" "$OUT/en-US/$HELP_XML"
+[ -f "$OUT/en-US/about_RestoreOps.help.txt" ] || die "en-US/about_RestoreOps.help.txt is missing from module/RestoreOps/"
 
 # Dependencies/: the engine and every assembly it needs, except RestoreOps.Model (one shared copy
 # in the root, so the module and the engine agree on the pipeline types).
