@@ -49,7 +49,16 @@ internal sealed class LocalHandle : IRestoreHandle
     }
 
     /// <summary>Starts <paramref name="restore"/>; <paramref name="linkedTo"/> cancels it (a drill's token), or none for a session's target.</summary>
-    public static LocalHandle Start(LocalRestore restore, CancellationToken linkedTo = default) => new(restore, linkedTo);
+    public static LocalHandle Start(LocalRestore restore, CancellationToken linkedTo = default)
+    {
+        // Refused here, before a handle exists, not only by the restore's own Provision check: by then the handle's
+        // removal (a drill's cleanup in finally, Remove-RestoreCluster) would delete the directory, which is another
+        // target's (a reused drill id) or a user's, never this restore's.
+        if (restore.Cluster.WorkDirectory is { } work && Directory.Exists(work))
+            throw new ConfigurationException($"The work directory {work} already exists: it belongs to another restore target or was left by one.",
+                "Use a new drill id, or remove the old target first (Remove-RestoreCluster, or the sweep once it has expired).");
+        return new(restore, linkedTo);
+    }
 
     public RestoreCluster Cluster => _restore.Cluster;
 

@@ -47,4 +47,7 @@ public sealed class RestoreRequest
     public int WalParallelism { get; init; } = 8;
     /// <summary>Local: object-store access for Barman Cloud backups (resolved from the environment when null).</summary>
     public ObjectStoreOptions? ObjectStore { get; init; }
+
+    /// <summary>Test seam, passed to <see cref="Local.LocalRestoreOptions.WrapWalArchive"/>: holds replay at a known point.</summary>
+    internal Func<Wal.IWalArchive, Wal.IWalArchive>? WrapWalArchive { get; init; }
 }

@@ -192,9 +192,19 @@ public static class RestoreSession
     /// </summary>
     public static async Task<CleanupOutcome> RemoveAsync(RestoreCluster cluster, KubernetesAccess? access, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(cluster);
+        // Safe to call twice: a removed local target is neither tracked nor on disk, which Resolve would report as an
+        // error ("not running in this session"). With its work directory gone there is nothing left to remove.
+        if (cluster.Kind == RestoreTargetKind.Local && !Handles.ContainsKey(Key(cluster)) && cluster.WorkDirectory is { } work && !Directory.Exists(work))
+            return new CleanupOutcome { Succeeded = true };
         var handle = Resolve(cluster, access);
         var outcome = await handle.RemoveAsync(ct).ConfigureAwait(false);
-        if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
+        if (outcome.Succeeded)
+        {
+            Handles.TryRemove(Key(handle.Cluster), out _);
+            // A target found on disk is resolved into a fresh object; the caller's (the pipeline's) must say Removed too.
+            cluster.Phase = RestoreClusterPhase.Removed;
+        }
         return outcome;
     }
 
@@ -224,6 +234,8 @@ public static class RestoreSession
                 outcome = new CleanupOutcome();
                 outcome.Problems.Add(e.Message);
             }
+            // A swept target this process tracked (an expired CNPG drill of this session) is gone: Tracked must not list it.
+            if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
             results.Add(new RemovalResult(handle.Cluster, outcome));
         }
         return results;
@@ -359,7 +371,13 @@ public static class RestoreSession
                 Purpose = request.Purpose,
                 Expiry = request.Expiry,
                 ObjectStore = store,
+                WrapWalArchive = request.WrapWalArchive,
             }, drillId);
+            // Targets are tracked by name: a second one under a tracked name would replace the first in the table (whose
+            // postmaster then outlives every removal) and share its work directory, which its own removal would delete.
+            if (Handles.ContainsKey(Key(restore.Cluster)))
+                throw new ConfigurationException($"Restore target {restore.Cluster.Name} already exists in this session (drill id {drillId}).",
+                    "Use a new drill id, or remove that target first (Remove-RestoreCluster).");
             return LocalHandle.Start(restore, runToken);
         }
 

@@ -115,14 +115,26 @@ internal static class LocalTargets
         try
         {
             var first = File.Exists(Path.Combine(data, "postmaster.pid")) ? File.ReadLines(Path.Combine(data, "postmaster.pid")).FirstOrDefault() : null;
-            if (!int.TryParse(first, out var pid) || !Native.ProcessExists(pid)) return null;
             // A stale pid file whose number now belongs to some other process must not get that process killed.
-            var cmdline = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-            return cmdline.Contains(data, StringComparison.Ordinal) ? pid : null;
+            return int.TryParse(first, out var pid) && IsPostmasterOf(pid, data) ? pid : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>True while <paramref name="pid"/> runs with <paramref name="data"/> on its command line. A zombie has an empty one.</summary>
+    private static bool IsPostmasterOf(int pid, string data)
+    {
+        if (!Native.ProcessExists(pid)) return false;
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Contains(data, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
@@ -131,16 +143,20 @@ internal static class LocalTargets
     {
         var outcome = new CleanupOutcome();
         var work = target.Cluster.WorkDirectory!;
+        var data = Path.Combine(work, "data");
         if (PostmasterPid(work) is { } pid)
         {
             var stopped = false;
             foreach (var (signal, name) in new[] { (Native.SIGINT, "fast shutdown"), (Native.SIGQUIT, "immediate shutdown"), (Native.SIGKILL, "kill") })
             {
                 Native.Signal(pid, signal);
-                // The postmaster is not our child, so there is no exit event to await: poll its existence.
-                for (var i = 0; i < 100 && Native.ProcessExists(pid); i++)
+                // The postmaster is not our child, so there is no exit event to await: poll it, by identity rather than
+                // by pid. kill(pid, 0) succeeds for a zombie, and whoever adopted the postmaster of an exited process (a
+                // container's init) need not reap it: a stopped server counted as running for 30 s and its directory stayed.
+                // A reused pid would also draw the next, harder signal onto a stranger.
+                for (var i = 0; i < 100 && IsPostmasterOf(pid, data); i++)
                     await Task.Delay(100, ct).ConfigureAwait(false);
-                if (!Native.ProcessExists(pid)) { outcome.Removed.Add($"postgres pid {pid} stopped ({name})"); stopped = true; break; }
+                if (!IsPostmasterOf(pid, data)) { outcome.Removed.Add($"postgres pid {pid} stopped ({name})"); stopped = true; break; }
             }
             if (!stopped) outcome.Problems.Add($"process {pid} is still running");
         }
