@@ -152,7 +152,7 @@ public static class RestoreSession
         if (cluster.Phase != RestoreClusterPhase.Ready)
             throw new ConfigurationException($"Restore target {cluster} is {cluster.Phase}, not Ready, so it cannot be checked yet.",
                 "Pipe it through Wait-ClusterReady first (New-RestoreCluster | Wait-ClusterReady | Invoke-RestoreCheck).");
-        var options = DrillOptionsFor(cluster.Backup, cluster.Kind, cluster.RecoveryTarget, spec);
+        var options = DrillOptionsFor(cluster.Backup, cluster.Kind, cluster.RecoveryTarget, spec, defaultDatabase: cluster.Connection?.Database);
         var backup = cluster.Backup;
         var record = new DrillRecord
         {
@@ -307,8 +307,10 @@ public static class RestoreSession
     }
 
     private static DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
-        bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill)
+        bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill,
+        string? defaultDatabase = null)
     {
+        var database = defaultDatabase ?? DefaultDatabase(backup, kind);
         var checks = new List<RestoreCheck>();
         CheckRunOptions? run = null;
         if (spec.Path is { } path)
@@ -319,11 +321,14 @@ public static class RestoreSession
         }
         if (spec.Checks.Count > 0)
         {
-            var suite = CheckSuite.FromDictionaries(spec.Checks, spec.Settings);
+            // Inline checks without a database run in the restored application database, as the default check does.
+            var settings = new System.Collections.Hashtable(StringComparer.OrdinalIgnoreCase) { ["database"] = database };
+            if (spec.Settings is not null) foreach (System.Collections.DictionaryEntry e in spec.Settings) settings[e.Key] = e.Value;
+            var suite = CheckSuite.FromDictionaries(spec.Checks, settings);
             checks.AddRange(suite.Checks);
             run ??= suite.RunOptions;
         }
-        if (checks.Count == 0) checks.Add(new ConnectivityCheck(DefaultDatabase(backup, kind), TimeSpan.FromSeconds(30)));
+        if (checks.Count == 0) checks.Add(new ConnectivityCheck(database, TimeSpan.FromSeconds(30)));
         var names = checks.GroupBy(c => c.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (names.Count > 0)
             throw new ConfigurationException($"Check name(s) {string.Join(", ", names)} appear in both the check file and the inline checks.",

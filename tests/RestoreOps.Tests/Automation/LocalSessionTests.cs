@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Collections.Concurrent;
 using RestoreOps.Automation;
 using RestoreOps.Local;
@@ -96,6 +97,14 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.True(passed.RestoreDuration > TimeSpan.Zero, $"restore duration {passed.RestoreDuration}");
         Assert.True(passed.Cleanup.Kept);
         Assert.Null(passed.FailureCategory);
+
+        // An inline check that names no database (a PowerShell hashtable without 'database') runs in the restored one.
+        var unnamed = await RestoreSession.CheckAsync(ready, new CheckSpec
+        {
+            Checks = [new Hashtable { ["kind"] = "sql", ["name"] = "where", ["query"] = "select current_database()", ["equals"] = connection.Database }],
+        }, null, null, Ct);
+        Assert.True(unnamed.Verdict == DrillVerdict.Passed, unnamed.FailureMessage);
+        Assert.Equal(connection.Database, Assert.Single(unnamed.Checks).Actual);
 
         var failed = await RestoreSession.CheckAsync(ready, Rows("public.orders", AllRows + 1), null, null, Ct);
 
