@@ -1,3 +1,4 @@
+using RestoreOps.Tests.Cnpg;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -189,32 +190,7 @@ internal static class ReadyBenchmark
         ["lastTransitionTime"] = DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
     };
 
-    private static JsonObject SourceCluster() => new()
-    {
-        ["apiVersion"] = CnpgNames.ApiVersion,
-        ["kind"] = "Cluster",
-        ["metadata"] = new JsonObject { ["name"] = "shop-db", ["namespace"] = "prod" },
-        ["spec"] = new JsonObject
-        {
-            ["instances"] = 3,
-            ["storage"] = new JsonObject { ["size"] = "1Gi" },
-            ["bootstrap"] = new JsonObject { ["initdb"] = new JsonObject { ["database"] = "shop", ["owner"] = "app" } },
-            ["backup"] = new JsonObject
-            {
-                ["barmanObjectStore"] = new JsonObject
-                {
-                    ["destinationPath"] = "s3://backups/shop",
-                    ["endpointURL"] = "http://minio:9000",
-                    ["s3Credentials"] = new JsonObject
-                    {
-                        ["accessKeyId"] = new JsonObject { ["name"] = "s3-creds", ["key"] = "ACCESS_KEY_ID" },
-                        ["secretAccessKey"] = new JsonObject { ["name"] = "s3-creds", ["key"] = "ACCESS_SECRET_KEY" },
-                    },
-                    ["wal"] = new JsonObject { ["compression"] = "gzip" },
-                },
-            },
-        },
-    };
+    private static JsonObject SourceCluster() => CnpgResources.SourceCluster("prod", "shop-db", "s3://backups/shop", "http://minio:9000");
 
     private static JsonObject SourceBackup() => new()
     {

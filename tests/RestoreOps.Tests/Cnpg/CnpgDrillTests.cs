@@ -51,34 +51,8 @@ public sealed class CnpgDrillTests(BackupFixtures fx) : IAsyncLifetime
     private CancellationToken Ct => _guard.Token;
 
     /// <summary>A production cluster with in-tree Barman Cloud backups to the fixture's s3rver.</summary>
-    private JsonObject SourceCluster(string name, string serverName) => new()
-    {
-        ["apiVersion"] = CnpgNames.ApiVersion,
-        ["kind"] = "Cluster",
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = SourceNamespace },
-        ["spec"] = new JsonObject
-        {
-            ["instances"] = 3,
-            ["storage"] = new JsonObject { ["size"] = "1Gi" },
-            ["bootstrap"] = new JsonObject { ["initdb"] = new JsonObject { ["database"] = "shop", ["owner"] = "app" } },
-            ["backup"] = new JsonObject
-            {
-                ["barmanObjectStore"] = new JsonObject
-                {
-                    ["destinationPath"] = F.DestinationPath,
-                    ["endpointURL"] = fx.S3.Endpoint,
-                    ["serverName"] = serverName,
-                    ["s3Credentials"] = new JsonObject
-                    {
-                        ["accessKeyId"] = new JsonObject { ["name"] = "s3-creds", ["key"] = "ACCESS_KEY_ID" },
-                        ["secretAccessKey"] = new JsonObject { ["name"] = "s3-creds", ["key"] = "ACCESS_SECRET_KEY" },
-                    },
-                    ["wal"] = new JsonObject { ["compression"] = "gzip" },
-                    ["data"] = new JsonObject { ["compression"] = "gzip" },
-                },
-            },
-        },
-    };
+    private JsonObject SourceCluster(string name, string serverName) =>
+        CnpgResources.SourceCluster(SourceNamespace, name, F.DestinationPath, fx.S3.Endpoint, serverName);
 
     private static string NewDrillId() => "cnpg" + Guid.NewGuid().ToString("N")[..8];
 
