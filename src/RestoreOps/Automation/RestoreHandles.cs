@@ -128,20 +128,27 @@ internal sealed class FoundLocalHandle(LocalTargets.Found found) : IRestoreHandl
 {
     public RestoreCluster Cluster => found.Cluster;
 
+    private string Owner => found.Marker.OwnerProcessId == Environment.ProcessId
+        ? "earlier in this process, which no longer tracks it (a drill kept it)"
+        : $"by another RestoreOps process (pid {found.Marker.OwnerProcessId})";
+
     public Task WaitReadyAsync(TimeSpan timeout, IProgress<DrillProgress>? progress, CancellationToken ct) =>
-        throw new ConfigurationException($"Local restore {Cluster.Name} was started by another RestoreOps process (pid {found.Marker.OwnerProcessId}); only that process can wait for it.",
+        throw new ConfigurationException($"Local restore {Cluster.Name} was started {Owner}; only the process that follows its restore can wait for it.",
             "Wait for it in the session that created it, or remove it with Remove-RestoreCluster and restore again here.");
 
     public Task<CheckConnections> OpenChecksAsync(CancellationToken ct) =>
-        throw new ConfigurationException($"Local restore {Cluster.Name} was started by another RestoreOps process (pid {found.Marker.OwnerProcessId}); its credentials are that process's.",
+        throw new ConfigurationException($"Local restore {Cluster.Name} was started {Owner}; the credentials to check it were that run's.",
             "Run the checks in the session that created it, or restore again here.");
 
     public Task<CleanupOutcome> RemoveAsync(CancellationToken ct) => LocalTargets.RemoveAsync(found, ct);
 }
 
 /// <summary>A temporary CNPG Cluster; owns the API client it was created or attached with.</summary>
-internal sealed class CnpgHandle(CnpgRestore restore, IKubernetesApi api) : IRestoreHandle
+internal sealed class CnpgHandle(CnpgRestore restore, IKubernetesApi api) : IRestoreHandle, IDisposable
 {
+    /// <summary>Releases the API client of a handle that was only listed, never kept.</summary>
+    public void Dispose() => (api as IDisposable)?.Dispose();
+
     public RestoreCluster Cluster => restore.Cluster;
 
     public Task WaitReadyAsync(TimeSpan timeout, IProgress<DrillProgress>? progress, CancellationToken ct) =>

@@ -209,8 +209,20 @@ public static class RestoreSession
     }
 
     /// <summary>Lists restore targets: this process's, marked local work directories, and labelled CNPG Clusters.</summary>
-    public static async Task<IReadOnlyList<RestoreCluster>> GetAsync(RestoreClusterQuery query, CancellationToken ct) =>
-        (await FindAsync(query, ct).ConfigureAwait(false)).Select(h => h.Cluster).ToList();
+    public static async Task<IReadOnlyList<RestoreCluster>> GetAsync(RestoreClusterQuery query, CancellationToken ct)
+    {
+        var found = await FindAsync(query, ct).ConfigureAwait(false);
+        ReleaseUntracked(found);
+        return found.Select(h => h.Cluster).ToList();
+    }
+
+    /// <summary>Listed CNPG clusters of other sessions each got an API client; nothing keeps those handles.</summary>
+    private static void ReleaseUntracked(IEnumerable<IRestoreHandle> handles)
+    {
+        var tracked = Handles.Values.ToHashSet();
+        foreach (var h in handles)
+            if (!tracked.Contains(h)) (h as IDisposable)?.Dispose();
+    }
 
     /// <summary>Removes every target a sweep may take (see <see cref="RestoreClusterQuery.OrphanedOnly"/>; the query is narrowed to it).</summary>
     public static async Task<IReadOnlyList<RemovalResult>> RemoveOrphanedAsync(RestoreClusterQuery query, CancellationToken ct)
@@ -238,6 +250,7 @@ public static class RestoreSession
             if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
             results.Add(new RemovalResult(handle.Cluster, outcome));
         }
+        ReleaseUntracked(orphans);
         return results;
     }
 
