@@ -374,6 +374,12 @@ public static class RestoreSession
         ArgumentNullException.ThrowIfNull(request);
         if (request.Kind == RestoreTargetKind.Local)
         {
+            // Said before anything starts: the background restore would only report it to whoever waits.
+            if (request.Backup.SourceKind == BackupSourceKind.CnpgBackup)
+                throw new ConfigurationException($"Backup {request.Backup.Name ?? request.Backup.Id} is a CNPG Backup resource; a local restore reads the object store itself.",
+                    request.Backup.Location.DestinationPath is { } path
+                        ? $"Get it from the object store: Get-BarmanBackup -DestinationPath {path} -ServerName {request.Backup.Location.ServerName ?? "<server name>"} -BackupId {request.Backup.Id} | New-RestoreCluster -Local (or restore it into CNPG without -Local)."
+                        : "Restore it into a CNPG recovery Cluster (without -Local), or read its Barman catalogue with Get-BarmanBackup.");
             var store = request.ObjectStore;
             if (store is not null)
             {
