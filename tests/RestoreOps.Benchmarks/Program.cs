@@ -8,6 +8,10 @@ using RestoreOps.Benchmarks;
 // ready [--runs 20] [--poll-runs 5] [--poll-interval 30] [--seed N] [--out DIR]
 //   Delay from a CNPG Cluster turning ready on the fake API server to the waiter knowing it: RestoreOps'
 //   watch (CnpgRestore.WaitReadyAsync) vs a CronJob-style GET every --poll-interval seconds.
+// checks [--scales 15,50,150] [--runs 5] [--no-parallel-query] [--out DIR]
+//   The check suite on pgbench databases, parallel runner (4) vs one at a time, with each check's own duration.
+//   --no-parallel-query sets max_parallel_workers_per_gather = 0 on the benchmark's throwaway database and labels
+//   its rows *-nopq; each invocation replaces only its own modes' rows in checks.csv and checks-per-check.csv.
 var command = args.Length > 0 ? args[0] : "restore";
 string Arg(string name, string fallback)
 {
@@ -20,6 +24,9 @@ Directory.CreateDirectory(outDir);
 var log = Console.Out;
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+// SIGTERM too (kill, a CI timeout): without it the runtime exits at once and the source's postmaster, s3rver and
+// gigabytes of WAL stay behind.
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 
 if (command == "catalogue")
 {
@@ -32,8 +39,7 @@ if (command == "catalogue")
 if (command == "checks")
 {
     var scales = Arg("--scales", "15,50,150").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-    var rows = await ChecksBenchmark.RunAsync(scales, runs, log, cts.Token);
-    var text = "| pgbench scale | database size | checks | parallel (4) median (min–max) s | sequential median (min–max) s | ratio |\n|---|---|---|---|---|---|\n" + string.Join("\n", rows) + "\n";
+    var text = await ChecksBenchmark.RunAsync(scales, runs, args.Contains("--no-parallel-query"), outDir, log, cts.Token);
     await File.WriteAllTextAsync(Path.Combine(outDir, "checks.md"), text);
     log.WriteLine(text);
     return 0;
@@ -55,7 +61,7 @@ if (command == "ready")
 }
 if (command != "restore")
 {
-    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5] | checks [--scales 15,50,150] [--runs 5] | ready [--runs 20] [--poll-runs 5] [--poll-interval 30] [--seed N]");
+    Console.Error.WriteLine($"unknown benchmark '{command}'. Use: restore [--segments 20,100,300] [--runs 5] [--compression plain,gzip] [--out DIR] | catalogue [--objects 20000] [--runs 5] | checks [--scales 15,50,150] [--runs 5] [--no-parallel-query] | ready [--runs 20] [--poll-runs 5] [--poll-interval 30] [--seed N]");
     return 2;
 }
 
