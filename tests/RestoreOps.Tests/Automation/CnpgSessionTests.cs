@@ -7,7 +7,6 @@ using RestoreOps.Model;
 using RestoreOps.Tests.Cnpg;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Kubernetes;
-using RestoreOps.Tests.Restore;
 using Xunit;
 using static RestoreOps.Tests.Automation.Facade;
 using F = RestoreOps.Tests.Fixtures.BackupFixtures;
@@ -23,8 +22,6 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
 {
     private const string SourceNamespace = "prod";
     private const string DrillNamespace = "drills";
-    private static readonly ResourceKind[] DrillKinds =
-        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
 
     private readonly FakeKubernetesServer _server = new();
     private readonly CancellationTokenSource _guard = new(TimeSpan.FromMinutes(6));
@@ -70,18 +67,8 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
         return new RecoveryClusterRequest { Source = source, Backup = backup, DrillId = drillId, Namespace = DrillNamespace, Purpose = purpose, Expiry = expiry };
     }
 
-    private async Task AssertNothingLeftAsync(string ns, string name, string drillId)
-    {
-        await _simulator.RemovedAsync(ns, name).WaitAsync(Ct);
-        foreach (var kind in DrillKinds)
-        {
-            var left = await _api.ListAsync(kind, IKubernetesApi.AllNamespaces, CnpgOwnership.DrillSelector(drillId), null, Ct);
-            Assert.True(left.Items.Count == 0, $"{kind.Kind} left behind: {string.Join(", ", left.Items.Select(i => i["metadata"]!["name"]))}");
-        }
-        Assert.Null(_server.Find(ResourceKind.Cluster, ns, name));
-        foreach (var local in _simulator.Restores)
-            Leftovers.AssertNone(local);
-    }
+    private Task AssertNothingLeftAsync(string ns, string name, string drillId) =>
+        _simulator.AssertNothingLeftAsync(_api, ns, name, drillId, Ct);
 
     private RestoreClusterQuery Query(DateTimeOffset? now = null, bool orphanedOnly = false) => new()
     {

@@ -10,7 +10,6 @@ using RestoreOps.Kubernetes;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Kubernetes;
-using RestoreOps.Tests.Restore;
 using Xunit;
 using F = RestoreOps.Tests.Fixtures.BackupFixtures;
 
@@ -26,8 +25,6 @@ public sealed class CnpgDrillTests(BackupFixtures fx) : IAsyncLifetime
 {
     private const string SourceNamespace = "prod";
     private const string DrillNamespace = "drills";
-    private static readonly ResourceKind[] DrillKinds =
-        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
 
     private readonly FakeKubernetesServer _server = new();
     private readonly CancellationTokenSource _guard = new(TimeSpan.FromMinutes(6));
@@ -65,18 +62,8 @@ public sealed class CnpgDrillTests(BackupFixtures fx) : IAsyncLifetime
         return (source, Assert.Single(backups));
     }
 
-    private async Task AssertNothingLeftAsync(CnpgRestore restore)
-    {
-        await _simulator.RemovedAsync(restore.Namespace, restore.Name).WaitAsync(Ct);
-        foreach (var kind in DrillKinds)
-        {
-            var left = await _api.ListAsync(kind, IKubernetesApi.AllNamespaces, CnpgOwnership.DrillSelector(restore.Cluster.DrillId), null, Ct);
-            Assert.True(left.Items.Count == 0, $"{kind.Kind} left behind: {string.Join(", ", left.Items.Select(i => i["metadata"]!["name"]))}");
-        }
-        Assert.Null(_server.Find(ResourceKind.Cluster, restore.Namespace, restore.Name));
-        foreach (var local in _simulator.Restores)
-            Leftovers.AssertNone(local);
-    }
+    private Task AssertNothingLeftAsync(CnpgRestore restore) =>
+        _simulator.AssertNothingLeftAsync(_api, restore.Namespace, restore.Name, restore.Cluster.DrillId, Ct);
 
     [Fact]
     public async Task Full_lifecycle_restores_to_the_target_time_connects_through_a_port_forward_and_leaves_nothing()

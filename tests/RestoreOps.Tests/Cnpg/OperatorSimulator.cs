@@ -78,6 +78,27 @@ internal sealed class OperatorSimulator : IAsyncDisposable
     /// <summary>Completes when the simulator has finished removing cluster <paramref name="ns"/>/<paramref name="name"/> after its deletion.</summary>
     public Task RemovedAsync(string ns, string name) => _removed.GetOrAdd($"{ns}/{name}", _ => NewSignal()).Task;
 
+    /// <summary>Every kind of object a drill leaves when something goes wrong: the Cluster and what CNPG makes for it.</summary>
+    private static readonly ResourceKind[] DrillKinds =
+        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
+
+    /// <summary>
+    /// Asserts that a removed drill cluster is gone everywhere: the simulator finished removing it, no object labelled
+    /// for the drill is left in any namespace, and every local restore behind it left nothing on disk or running.
+    /// </summary>
+    public async Task AssertNothingLeftAsync(IKubernetesApi api, string ns, string name, string drillId, CancellationToken ct)
+    {
+        await RemovedAsync(ns, name).WaitAsync(ct);
+        foreach (var kind in DrillKinds)
+        {
+            var left = await api.ListAsync(kind, IKubernetesApi.AllNamespaces, CnpgOwnership.DrillSelector(drillId), null, ct);
+            Xunit.Assert.True(left.Items.Count == 0, $"{kind.Kind} left behind: {string.Join(", ", left.Items.Select(i => i["metadata"]!["name"]))}");
+        }
+        Xunit.Assert.Null(_server.Find(ResourceKind.Cluster, ns, name));
+        foreach (var local in Restores)
+            Restore.Leftovers.AssertNone(local);
+    }
+
     /// <summary>Puts a completed in-tree Backup resource for one of the fixture's real Barman backups.</summary>
     public async Task<JsonObject> PutBackupAsync(string ns, string name, string cluster, string serverName, CancellationToken ct)
     {
