@@ -34,7 +34,7 @@ public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        var dir = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        var dir = FullPath(Path);
         try
         {
             var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
@@ -44,7 +44,7 @@ public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
             var options = new EvidenceOptions
             {
                 SigningKey = key,
-                TextfileCollectorPath = TextfileCollectorPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(TextfileCollectorPath),
+                TextfileCollectorPath = FullPath(TextfileCollectorPath),
             };
             // Evidence is written whole even after Ctrl+C: a half-written record proves nothing.
             var paths = Run(_ => EvidenceWriter.WriteAllAsync(Record, dir, options, CancellationToken.None));

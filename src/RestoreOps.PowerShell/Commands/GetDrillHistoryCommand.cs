@@ -47,7 +47,7 @@ public sealed class GetDrillHistoryCommand : RestoreOpsCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        var dir = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        var dir = FullPath(Path);
         try
         {
             if (!System.IO.Directory.Exists(dir))

@@ -26,8 +26,8 @@ public sealed class GetLocalBackupCommand : RestoreOpsCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        var wal = WalPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(WalPath);
+        var path = FullPath(Path);
+        var wal = FullPath(WalPath);
         try
         {
             WriteObject(Run(ct => RestoreSession.GetLocalBackupAsync(path, wal, ct)));

@@ -57,7 +57,7 @@ public sealed class GetRestoreClusterCommand : KubernetesCmdlet
                 AllNamespaces = AllNamespaces,
                 Name = Name,
                 DrillId = DrillId,
-                WorkRoot = WorkRoot is null ? null : FullPath(WorkRoot),
+                WorkRoot = FullPath(WorkRoot),
                 OrphanedOnly = Orphaned,
             };
             foreach (var c in Run(ct => RestoreSession.GetAsync(query, ct))) WriteObject(c);

@@ -81,7 +81,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
             if (HeartbeatUrl is { } url && (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)))
                 throw new ConfigurationException($"-HeartbeatUrl '{url}' is not an absolute http:// or https:// URL.",
                     "Pass the ping URL your monitor shows, e.g. https://hc-ping.com/<uuid>.");
-            var evidence = EvidencePath is null ? null : FullPath(EvidencePath);
+            var evidence = FullPath(EvidencePath);
             var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
             if (SigningKeyVariable is not null && key is null)
                 throw new ConfigurationException($"-SigningKeyVariable {SigningKeyVariable}: that environment variable is not set or empty.",

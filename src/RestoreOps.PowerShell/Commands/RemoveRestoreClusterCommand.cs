@@ -120,7 +120,7 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
             Namespace = Namespace,
             AllNamespaces = AllNamespaces,
             Name = ParameterSetName == NameSet ? Name : null,
-            WorkRoot = WorkRoot is null ? null : FullPath(WorkRoot),
+            WorkRoot = FullPath(WorkRoot),
             OrphanedOnly = Orphaned,
         };
     }

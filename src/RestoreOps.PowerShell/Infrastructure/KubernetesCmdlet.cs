@@ -15,11 +15,8 @@ public abstract class KubernetesCmdlet : RestoreOpsCmdlet
     public string? Kubeconfig { get; set; }
 
     /// <summary>The API these parameters select.</summary>
-    protected KubernetesAccess Access => new(Kubeconfig is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Kubeconfig), Context);
+    protected KubernetesAccess Access => new(FullPath(Kubeconfig), Context);
 
     /// <summary>True when the user named any Kubernetes parameter (the command then works on CNPG as well).</summary>
     protected bool KubernetesRequested => MyInvocation.BoundParameters.ContainsKey(nameof(Context)) || MyInvocation.BoundParameters.ContainsKey(nameof(Kubeconfig));
-
-    /// <summary>A path as PowerShell users mean it (relative to $PWD, ~ expanded), for the engine.</summary>
-    protected string FullPath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }

@@ -20,6 +20,10 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
     /// <inheritdoc />
     protected override void StopProcessing() => _stop.Cancel();
 
+    /// <summary>A path as PowerShell users mean it (relative to $PWD, ~ expanded), for the engine; null stays null.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(path))]
+    protected internal string? FullPath(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
     /// <summary>Runs <paramref name="work"/> on the thread pool, writing its progress from this thread until it ends, and returns its result (or rethrows its exception).</summary>
     protected T Run<T>(string activity, Func<CancellationToken, IProgress<DrillProgress>, Task<T>> work)
     {

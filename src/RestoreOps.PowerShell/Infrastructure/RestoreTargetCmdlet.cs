@@ -127,8 +127,8 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
         StorageSize = StorageSize,
         StorageClass = StorageClass,
         AllowSourceNamespace = AllowSourceNamespace,
-        WorkRoot = WorkRoot is null ? null : FullPath(WorkRoot),
-        PostgresBinDirectory = PostgresBinDirectory is null ? null : FullPath(PostgresBinDirectory),
+        WorkRoot = FullPath(WorkRoot),
+        PostgresBinDirectory = FullPath(PostgresBinDirectory),
         OsUser = OsUser,
         ObjectStore = Local ? new ObjectStoreOptions
         {
@@ -151,11 +151,11 @@ internal static class CheckParameters
     public static CheckSpec Spec(KubernetesCmdlet cmdlet, string? path, Hashtable[]? checks, string? database, TimeSpan? maxBackupAge, TimeSpan? maxDataAge,
         TimeSpan? maxRestoreTime, string? previousEvidence) => new()
     {
-        Path = path is null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path),
+        Path = cmdlet.FullPath(path),
         Checks = (checks ?? []).Select(h => (IDictionary)Unwrap(h)!).ToList(),
         Settings = database is null ? null : new Hashtable { ["database"] = database },
         Objectives = new DrillObjectives { MaxBackupAge = maxBackupAge, MaxDataAge = maxDataAge, MaxRestoreTime = maxRestoreTime },
-        EvidenceDirectory = previousEvidence is null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(previousEvidence),
+        EvidenceDirectory = cmdlet.FullPath(previousEvidence),
     };
 
     /// <summary>Values from a PowerShell hashtable may be PSObject-wrapped; the engine reads plain .NET values.</summary>

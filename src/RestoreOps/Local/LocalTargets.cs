@@ -62,7 +62,7 @@ internal static class LocalTargets
     }
 
     /// <summary>A target found on disk.</summary>
-    internal sealed record Found(RestoreCluster Cluster, Marker Marker, int? PostmasterPid);
+    internal sealed record Found(RestoreCluster Cluster, Marker Marker);
 
     /// <summary>Every marked work directory directly under <paramref name="workRoot"/>. Unreadable markers are skipped: RestoreOps touches only what it can prove is its own.</summary>
     public static IReadOnlyList<Found> Scan(string workRoot)
@@ -103,7 +103,7 @@ internal static class LocalTargets
                     ? new ConnectionInfo { Host = "127.0.0.1", Port = port, Username = "postgres", SocketDirectory = marker.SocketDirectory }
                     : null,
             };
-            found.Add(new Found(cluster, marker, postmaster));
+            found.Add(new Found(cluster, marker));
         }
         return found;
     }
