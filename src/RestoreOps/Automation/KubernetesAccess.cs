@@ -17,9 +17,6 @@ public sealed record KubernetesAccess(string? Kubeconfig = null, string? Context
 
     internal KubernetesConfig Resolve() => KubernetesConfig.Resolve(Kubeconfig, Context);
 
-    /// <summary>The namespace the resolved context names (<c>default</c> when it names none).</summary>
-    public string DefaultNamespace() => ApiFactory is null ? Resolve().Context.Namespace : "default";
-
     /// <summary>The context's name, for records.</summary>
     public string ContextName() => ApiFactory is null ? Resolve().Context.ContextName : "test";
 
