@@ -122,6 +122,8 @@ public static class DrillRunner
         if (first is not null && ready is not null) record.RestoreDuration = ready.EndedAt - first.StartedAt;
         record.AchievedRecoveryTime = cluster.AchievedRecoveryTime;
         record.AchievedRecoveryLsn = cluster.AchievedRecoveryLsn;
+        record.PlannedReplayEndLsn = cluster.PlannedReplayEndLsn;
+        record.ReplayEndLsn = cluster.ReplayEndLsn;
     }
 
     /// <summary>Runs the checks against a ready target and records them as the Checks phase.</summary>
@@ -224,7 +226,7 @@ public static class DrillRunner
         record.Cleanup.Removed.AddRange(outcome.Removed);
         record.Cleanup.Problems.AddRange(outcome.Problems);
         timing.Succeeded = outcome.Succeeded;
-        timing.Detail = string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems);
+        timing.Detail = outcome.Succeeded && outcome.Removed.Count == 0 ? "nothing to remove" : string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems);
         timing.EndedAt = DateTimeOffset.UtcNow;
         if (!outcome.Succeeded && record.Verdict == DrillVerdict.Passed)
             Fail(record, DrillVerdict.Error, DrillFailureCategory.Cleanup, DrillPhase.Cleanup,
