@@ -108,6 +108,9 @@ public static class DrillRunner
             // Before cleanup: a cleanup failure on a drill that met everything else is still an Error, not a Failed.
             ObjectiveEvaluator.Apply(record, options.Objectives);
             if (restore is not null) await CleanUpAsync(record, restore, options, progress).ConfigureAwait(false);
+            // Refused before any target existed (a reused drill id, a bad backup): there was nothing to remove, which is a
+            // clean state, not an incomplete cleanup to alarm anyone about.
+            else record.Cleanup.Succeeded = true;
             record.EndedAt = DateTimeOffset.UtcNow;
         }
         return record;

@@ -21,6 +21,7 @@ public sealed class UntrustedConfigurationTests(BackupFixtures fx) : IAsyncLifet
     private string _root = "";
     private string _marks = "";
     private string _backup = "";
+    private string _backupWithCatalogueSettings = "";
 
     /// <summary>A file the planted commands would create: "ran-NAME".</summary>
     private string Mark(string name) => Path.Combine(_marks, "ran-" + name);
@@ -32,6 +33,7 @@ public sealed class UntrustedConfigurationTests(BackupFixtures fx) : IAsyncLifet
         // Writable by the instance's account, so a command that did run would leave its mark.
         _marks = fx.Account.CreateDirectory(Path.Combine(_root, "marks"), (UnixFileMode)0b111_111_111);
         _backup = Path.Combine(_root, "backup");
+        _backupWithCatalogueSettings = Path.Combine(_root, "backup-catalogue");
         var source = await LocalInstance.InitializeAsync(fx.Binaries, fx.Account, Path.Combine(_root, "source"), "postgres", default);
         await source.StartAsync(new Dictionary<string, string> { ["wal_level"] = "replica" }, null, default);
         try
@@ -39,13 +41,17 @@ public sealed class UntrustedConfigurationTests(BackupFixtures fx) : IAsyncLifet
             await source.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), default);
             await source.ExecuteAsync("postgres", "create database shop", default);
             await source.ExecuteAsync("shop", "create table orders(id int primary key); insert into orders select generate_series(1, 10)", default);
-            // Stored in the catalogue, so every restore of this backup carries them: a role and a database setting
-            // that load a library into every session of whoever connects.
-            await source.ExecuteAsync("postgres", $"alter role postgres set session_preload_libraries = '{_marks}/role-evil.so'", default);
-            await source.ExecuteAsync("postgres", $"alter database shop set session_preload_libraries = '{_marks}/db-evil.so'", default);
-            await CommandRunner.RunCheckedAsync("pg_basebackup", fx.Binaries.Tool("pg_basebackup"),
-                ["-h", source.SocketDirectory, "-p", source.Port.ToString(), "-U", "postgres", "-D", _backup, "-Ft", "-X", "fetch", "-c", "fast"],
+            Task BaseBackupAsync(string directory) => CommandRunner.RunCheckedAsync("pg_basebackup", fx.Binaries.Tool("pg_basebackup"),
+                ["-h", source.SocketDirectory, "-p", source.Port.ToString(), "-U", "postgres", "-D", directory, "-Ft", "-X", "fetch", "-c", "fast"],
                 null, null, default);
+            // A clean backup for the configuration-file tests, so each of them proves its own mechanism alone.
+            await BaseBackupAsync(_backup);
+            // Stored in the catalogue, so every restore of the second backup carries them: a role and a database setting
+            // that load a library into every session of whoever connects. The role setting last: from then on every
+            // plain session of the source fails too.
+            await source.ExecuteAsync("postgres", $"alter database shop set session_preload_libraries = '{_marks}/db-evil.so'", default);
+            await source.ExecuteAsync("postgres", $"alter role postgres set session_preload_libraries = '{_marks}/role-evil.so'", default);
+            await BaseBackupAsync(_backupWithCatalogueSettings);
         }
         finally
         {
@@ -93,7 +99,8 @@ public sealed class UntrustedConfigurationTests(BackupFixtures fx) : IAsyncLifet
             DiscoverBackup = ct => LocalBackupCatalog.ReadBaseBackupAsync(backupDir, null, ct),
             RecoveryTarget = RecoveryTarget.Latest,
             Checks = [new RowCountCheck("shop", "public.orders", 10, 10), .. extraChecks],
-            Restore = fx.RestoreOptions(),
+            // Short: a planted setting that breaks sessions must fail the test quickly, not wait out a long default.
+            Restore = new LocalRestoreOptions { WorkRoot = fx.WorkRoot, ReadyTimeout = TimeSpan.FromSeconds(45) },
             Keep = true,
         }, null, CancellationToken.None, r => restore = r);
         return (record, restore!);
@@ -205,7 +212,7 @@ public sealed class UntrustedConfigurationTests(BackupFixtures fx) : IAsyncLifet
     [Fact]
     public async Task Role_and_database_settings_in_the_catalogue_load_nothing_and_are_removed_from_the_copy()
     {
-        var (record, restore) = await DrillAsync(_backup);
+        var (record, restore) = await DrillAsync(_backupWithCatalogueSettings);
         try
         {
             Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
