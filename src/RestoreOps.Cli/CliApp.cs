@@ -395,7 +395,7 @@ public static class CliApp
             await o.WriteLineAsync($"  {p.Phase,-11} {p.Duration.TotalSeconds,7:0.000}s {(p.Succeeded ? "ok  " : "FAIL")} {p.Detail}").ConfigureAwait(false);
         if (record.RestoreDuration is { } rto) await o.WriteLineAsync($"  restore time (RTO) {rto.TotalSeconds:0.000}s; total {record.TotalDuration.TotalSeconds:0.000}s").ConfigureAwait(false);
         foreach (var c in record.Checks) await o.WriteLineAsync($"  check {c}").ConfigureAwait(false);
-        await o.WriteLineAsync($"  cleanup     {(record.Cleanup.Kept ? "kept on request" : record.Cleanup.Succeeded ? "everything removed" : "INCOMPLETE: " + string.Join("; ", record.Cleanup.Problems))}").ConfigureAwait(false);
+        await o.WriteLineAsync($"  cleanup     {record.Cleanup}").ConfigureAwait(false);
         if (record.FailureMessage is { } m) await o.WriteLineAsync($"  why         {m}").ConfigureAwait(false);
     }
 }

@@ -156,6 +156,13 @@ public sealed class CleanupOutcome
     public List<string> Removed { get; } = new();
     /// <summary>Problems met while cleaning up.</summary>
     public List<string> Problems { get; } = new();
+
+    /// <summary>One line for people: kept, nothing to remove, everything removed, or what is left.</summary>
+    public override string ToString() =>
+        Kept ? "kept on request"
+        : !Succeeded ? "INCOMPLETE: " + string.Join("; ", Problems)
+        : Removed.Count == 0 ? "nothing to remove"
+        : "everything removed";
 }
 
 /// <summary>A short, serialisable summary of the restored backup.</summary>
@@ -232,6 +239,10 @@ public sealed class DrillRecord
     public DateTimeOffset? AchievedRecoveryTime { get; set; }
     /// <summary>The WAL location replay ended at.</summary>
     public string? AchievedRecoveryLsn { get; set; }
+    /// <summary>Where replay had to reach for a restore to the end of the archive (end of the newest archived segment).</summary>
+    public string? PlannedReplayEndLsn { get; set; }
+    /// <summary>Where replay ended: the end of the last WAL record applied.</summary>
+    public string? ReplayEndLsn { get; set; }
     /// <summary>Data age (RPO's second term): drill start minus <see cref="AchievedRecoveryTime"/>.</summary>
     public TimeSpan? DataAge { get; set; }
     /// <summary>Per-phase timings.</summary>

@@ -94,6 +94,13 @@ public sealed class RestoreCluster
     public DateTimeOffset? AchievedRecoveryTime { get; set; }
     /// <summary>The WAL location where replay ended.</summary>
     public string? AchievedRecoveryLsn { get; set; }
+    /// <summary>
+    /// Where replay had to reach for the restore to be complete: for a restore to the end of the archive, the end of the
+    /// newest archived WAL segment. Null when nothing was planned (no WAL archive, or an explicit target).
+    /// </summary>
+    public string? PlannedReplayEndLsn { get; set; }
+    /// <summary>Where replay actually ended: the end of the last WAL record the restored server applied.</summary>
+    public string? ReplayEndLsn { get; set; }
     /// <summary>Timeline after promotion.</summary>
     public int? Timeline { get; set; }
     /// <summary>Timings of the restore's phases so far.</summary>

@@ -233,6 +233,8 @@ public static class RestoreSession
             Namespace = query.Namespace, AllNamespaces = query.AllNamespaces, DrillId = query.DrillId, Name = query.Name,
             OrphanedOnly = true, Now = query.Now,
         }, ct).ConfigureAwait(false);
+        // Half-built claims of killed processes hold no server and no data; they have no marker of their own name to list them by.
+        if (query.IncludeLocal) LocalTargets.SweepAbandonedClaims(query.WorkRoot ?? Path.GetTempPath());
         var results = new List<RemovalResult>();
         foreach (var handle in orphans)
         {

@@ -108,6 +108,9 @@ public static class DrillRunner
             // Before cleanup: a cleanup failure on a drill that met everything else is still an Error, not a Failed.
             ObjectiveEvaluator.Apply(record, options.Objectives);
             if (restore is not null) await CleanUpAsync(record, restore, options, progress).ConfigureAwait(false);
+            // Refused before any target existed (a reused drill id, a bad backup): there was nothing to remove, which is a
+            // clean state, not an incomplete cleanup to alarm anyone about.
+            else record.Cleanup.Succeeded = true;
             record.EndedAt = DateTimeOffset.UtcNow;
         }
         return record;
@@ -122,6 +125,8 @@ public static class DrillRunner
         if (first is not null && ready is not null) record.RestoreDuration = ready.EndedAt - first.StartedAt;
         record.AchievedRecoveryTime = cluster.AchievedRecoveryTime;
         record.AchievedRecoveryLsn = cluster.AchievedRecoveryLsn;
+        record.PlannedReplayEndLsn = cluster.PlannedReplayEndLsn;
+        record.ReplayEndLsn = cluster.ReplayEndLsn;
     }
 
     /// <summary>Runs the checks against a ready target and records them as the Checks phase.</summary>
@@ -224,7 +229,7 @@ public static class DrillRunner
         record.Cleanup.Removed.AddRange(outcome.Removed);
         record.Cleanup.Problems.AddRange(outcome.Problems);
         timing.Succeeded = outcome.Succeeded;
-        timing.Detail = string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems);
+        timing.Detail = outcome.Succeeded && outcome.Removed.Count == 0 ? "nothing to remove" : string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems);
         timing.EndedAt = DateTimeOffset.UtcNow;
         if (!outcome.Succeeded && record.Verdict == DrillVerdict.Passed)
             Fail(record, DrillVerdict.Error, DrillFailureCategory.Cleanup, DrillPhase.Cleanup,

@@ -57,7 +57,7 @@ public static class HtmlReportWriter
         Row("Achieved recovery point", r.AchievedRecoveryTime is { } a ? Instant(a) + (r.AchievedRecoveryLsn is null ? "" : $" at {r.AchievedRecoveryLsn}") : r.AchievedRecoveryLsn);
         Row("Data age (RPO)", Dur(r.DataAge));
         Row("Restore time (RTO)", Dur(r.RestoreDuration));
-        Row("Cleanup", r.Cleanup.Kept ? "kept on request" : r.Cleanup.Succeeded ? "everything removed" : "INCOMPLETE: " + string.Join("; ", r.Cleanup.Problems));
+        Row("Cleanup", r.Cleanup.ToString());
         Row("Tool version", r.ToolVersion);
         Row("Digest", r.Digest);
         sb.Append("</table>");

@@ -30,7 +30,7 @@ public static class MarkdownWriter
         Row("Data age (RPO)", Duration(r.DataAge));
         Row("Restore time (RTO)", Duration(r.RestoreDuration));
         Row("Total", Duration(r.TotalDuration));
-        Row("Cleanup", r.Cleanup.Kept ? "kept on request" : r.Cleanup.Succeeded ? "everything removed" : "INCOMPLETE: " + string.Join("; ", r.Cleanup.Problems));
+        Row("Cleanup", r.Cleanup.ToString());
         Row("Digest", r.Digest is null ? null : $"`{r.Digest}`" + (r.Signature is null ? "" : " (signed)"));
 
         if (r.Objectives.Count > 0)

@@ -173,6 +173,7 @@ public sealed class LocalInstance : IAsyncDisposable
         Timeout = 5,
         CommandTimeout = 30,
         ApplicationName = "restoreops",
+        Options = LocalRestore.SessionOverrides,
     };
 
     private long _logOffset;

@@ -30,6 +30,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
     private CancellationTokenSource? _prefetchStop;
     private Task? _prefetchTask;
     private WalRestorePlan? _plan;
+    private TargetLease? _lease;
     private bool _removed;
 
     private LocalRestore(RestoreCluster cluster, LocalRestoreOptions options)
@@ -65,7 +66,9 @@ public sealed partial class LocalRestore : IAsyncDisposable
                 $"The recovery target LSN {target.Value} is before backup {backup.Id} became consistent ({endLsn}).",
                 "Choose an older backup or a later LSN.");
 
-        var workRoot = options.WorkRoot ?? Path.GetTempPath();
+        // Resolved now: every later step (the postgres command line, the marker, cleanup) must name the same directory
+        // whatever the current directory is by then.
+        var workRoot = Path.GetFullPath(options.WorkRoot ?? Path.GetTempPath());
         var name = $"restoreops-{drillId}";
         var work = Path.Combine(workRoot, name);
         var now = DateTimeOffset.UtcNow;
@@ -114,8 +117,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
                 progress?.Report(new DrillProgress(DrillPhase.Provision, "Preparing an isolated local instance"));
                 account = OsAccount.ForPostgres(_options.OsUser);
                 binaries = await PostgresBinaries.FindAsync(backup.PostgresMajorVersion, _options.PostgresBinDirectory, cancellationToken).ConfigureAwait(false);
-                if (Directory.Exists(work))
-                    throw new ConfigurationException($"The work directory {work} already exists.", "Use a new drill id, or remove the directory left by an earlier run.");
+                _lease = LocalTargets.Claim(Cluster, account);
                 return $"{binaries}, runs as {account.Name}";
             }).ConfigureAwait(false);
 
@@ -127,7 +129,8 @@ public sealed partial class LocalRestore : IAsyncDisposable
             await PhaseAsync(DrillPhase.Ready, async () =>
             {
                 await ProveReadyAsync(cancellationToken).ConfigureAwait(false);
-                return $"accepting read/write sessions on 127.0.0.1:{_instance!.Port}";
+                return $"accepting read/write sessions on 127.0.0.1:{_instance!.Port}"
+                    + (CatalogueSettingsReset.Count == 0 ? "" : $"; removed from the restored copy because they load code: {string.Join(", ", CatalogueSettingsReset)}");
             }).ConfigureAwait(false);
             Cluster.Phase = RestoreClusterPhase.Ready;
         }
@@ -182,8 +185,6 @@ public sealed partial class LocalRestore : IAsyncDisposable
             Cluster.Phase = RestoreClusterPhase.Downloading;
             Directory.CreateDirectory(Path.GetDirectoryName(work)!);
             (data, run, log) = LocalInstance.CreateLayout(account, work);
-            // First thing in the new directory: a later session can then find and sweep it even if this process is killed.
-            LocalTargets.WriteMarker(Cluster, null);
             const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             spool = account.CreateDirectory(Path.Combine(work, "wal-spool"), owner);
             conf = account.CreateDirectory(Path.Combine(work, "conf"), owner);
@@ -247,6 +248,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
                 throw new InfrastructureException($"The backup is from PostgreSQL {version}, but the binaries found are {binaries.Version}.",
                     $"Install PostgreSQL {version} or pass --pg-bin with its bin directory.");
             PrepareDataDirectory(data, tablespaces, symlinks, tablespaceOids);
+            SetSourceConfigurationAside(data, Path.Combine(work, "source-config"));
             account.Own(data, recursive: true);
             account.Own(tablespaces, recursive: true);
             File.SetUnixFileMode(data, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -267,11 +269,137 @@ public sealed partial class LocalRestore : IAsyncDisposable
             await WaitUntilPromotedAsync(progress, ct).ConfigureAwait(false);
             await StopPrefetchAsync().ConfigureAwait(false);
             await ReadAchievedPointAsync(ct).ConfigureAwait(false);
+            ProveReplayComplete();
             var p = Prefetcher;
             return p is null ? "no WAL archive" : $"{p.FilesFetched} WAL file(s) fetched ({p.BytesFetched:N0} bytes) of {_plan!.Files.Count} planned; replay ended at {Cluster.AchievedRecoveryLsn}";
         }).ConfigureAwait(false);
         Cluster.Connection = Connection("postgres");
     }
+
+    /// <summary>
+    /// Settings that the backup's own configuration could use to run a program, load code, write outside the work
+    /// directory, hide damage from the verdict or blind RestoreOps' reading of the server log. The source's configuration
+    /// files are set aside (<see cref="SetSourceConfigurationAside"/>); these go on the command line as well, so they hold
+    /// even if a file we did not foresee is read. From PostgreSQL 15's GUC list (postgres --describe-config).
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> UntrustedSettingsOverrides = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        // Programs.
+        ["archive_cleanup_command"] = "",
+        ["recovery_end_command"] = "",
+        ["ssl_passphrase_command"] = "",
+        ["ssl"] = "off",
+        // Code.
+        ["archive_library"] = "",
+        ["shared_preload_libraries"] = "",
+        ["session_preload_libraries"] = "",
+        ["local_preload_libraries"] = "",
+        ["dynamic_library_path"] = "$libdir",
+        ["extension_destdir"] = "",
+        ["jit_provider"] = "llvmjit",
+        // Files outside the work directory, and triggers from them.
+        ["external_pid_file"] = "",
+        ["promote_trigger_file"] = "",
+        ["unix_socket_group"] = "",
+        ["unix_socket_permissions"] = "0700",
+        // Damage that would otherwise be skipped or zeroed instead of failing the drill.
+        ["zero_damaged_pages"] = "off",
+        ["ignore_checksum_failure"] = "off",
+        ["ignore_invalid_pages"] = "off",
+        ["ignore_system_indexes"] = "off",
+        ["allow_system_table_mods"] = "off",
+        // Replay held back on purpose would look like a hang.
+        ["recovery_min_apply_delay"] = "0",
+        // The log lines RestoreOps reads (readiness, where and why replay ended) must be there, in English.
+        ["lc_messages"] = "C",
+        ["log_min_messages"] = "warning",
+    };
+
+    /// <summary>
+    /// The same protection for every session RestoreOps opens: a role or database setting stored in the backup's own
+    /// catalogue (ALTER ROLE … SET session_preload_libraries) outranks the command line but not the client's options.
+    /// </summary>
+    internal const string SessionOverrides =
+        "-c session_preload_libraries= -c local_preload_libraries= -c dynamic_library_path=$libdir -c extension_destdir= -c zero_damaged_pages=off -c ignore_checksum_failure=off";
+
+    /// <summary>
+    /// Moves the backup's configuration files out of the data directory into <paramref name="asideDirectory"/> (kept for
+    /// a person to read, never for the server): PostgreSQL reads postgresql.auto.conf from the data directory whatever the
+    /// command line says, and everything it includes with it.
+    /// </summary>
+    private static void SetSourceConfigurationAside(string data, string asideDirectory)
+    {
+        var files = new List<string> { "postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf" };
+        // Included files are set aside too, when they live inside the data directory (outside it they are another
+        // machine's paths, which the restore never reads anyway once the including file is gone).
+        foreach (var name in files.Take(2).ToList())
+        {
+            var path = Path.Combine(data, name);
+            if (!File.Exists(path)) continue;
+            foreach (var line in File.ReadLines(path))
+                if (IncludeDirective().Match(line) is { Success: true } m)
+                {
+                    var included = m.Groups[2].Value;
+                    var full = Path.GetFullPath(Path.IsPathRooted(included) ? included : Path.Combine(data, included));
+                    if (full.StartsWith(data + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                        files.Add(Path.GetRelativePath(data, full));
+                }
+        }
+        foreach (var relative in files.Distinct(StringComparer.Ordinal))
+        {
+            var from = Path.Combine(data, relative);
+            var to = Path.Combine(asideDirectory, relative);
+            if (!File.Exists(from) && !Directory.Exists(from)) continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            if (Directory.Exists(from)) Directory.Move(from, to);
+            else File.Move(from, to, overwrite: true);
+        }
+    }
+
+    [GeneratedRegex(@"^\s*(include|include_if_exists|include_dir)\s*=?\s*'([^']*)'", RegexOptions.IgnoreCase)]
+    private static partial Regex IncludeDirective();
+
+    /// <summary>
+    /// A restore to the end of the archive is complete only if replay reached the newest archived segment. PostgreSQL
+    /// takes a segment it cannot read (garbage, another system's WAL, a torn copy) as the end of WAL and promotes, so
+    /// without this a drill would pass on data that silently stops at the damage.
+    /// </summary>
+    private void ProveReplayComplete()
+    {
+        if (Cluster.RecoveryTarget.Kind != RecoveryTargetKind.Latest || _plan?.LastSegmentOnNewestTimeline is not { } last) return;
+        var size = (ulong)Cluster.Backup.WalSegmentSize;
+        var plannedEnd = new Lsn((last.SegmentNumber(Cluster.Backup.WalSegmentSize) + 1) * size);
+        Cluster.PlannedReplayEndLsn = plannedEnd.ToString();
+        if (!Lsn.TryParse(Cluster.ReplayEndLsn, out var replayed))
+            throw new RestoreFailedException("The restored server did not say where replay ended, so RestoreOps cannot prove that all archived WAL was applied.",
+                "Report this with the server log below.", details: "Server log (last lines):\n" + _instance!.LogTail(40));
+        // The segment holding the last byte replayed: a record that ends exactly on a boundary ends in the segment before.
+        var replayedSegment = (replayed.Value - 1) / size;
+        if (replayedSegment >= last.SegmentNumber(Cluster.Backup.WalSegmentSize)) return;
+        var stoppedAt = WalFileName.FromSegmentNumber(last.Timeline, replayedSegment, Cluster.Backup.WalSegmentSize);
+        var log = _instance!.LogTail(400);
+        var reason = EndOfWalReason(log) is { } r ? $" PostgreSQL said: \"{r}\"." : " PostgreSQL logged no reason (the segment after it was missing or unreadable).";
+        throw new RestoreFailedException(
+            $"Replay stopped in WAL segment {stoppedAt} at {replayed}, but the archive holds WAL up to segment {last} (end {plannedEnd}): "
+            + $"the restored data is missing everything after {replayed}.{reason}",
+            $"The archived segment after {stoppedAt} is damaged or is not this database's WAL. Compare it with the source's copy, check the archiver, and take a new base backup; until then the newest recoverable point is {replayed}.",
+            details: "Server log (last lines):\n" + _instance.LogTail(40));
+    }
+
+    /// <summary>The line in which PostgreSQL said why it found no more WAL, if it said.</summary>
+    internal static string? EndOfWalReason(string log)
+    {
+        string? reason = null;
+        foreach (var line in log.Split('\n'))
+        {
+            if (line.Contains("redo done at", StringComparison.Ordinal)) break;
+            if (EndOfWalLine().Match(line) is { Success: true } m) reason = m.Groups[1].Value.Trim();
+        }
+        return reason;
+    }
+
+    [GeneratedRegex(@"(?:LOG|WARNING):\s+((?:invalid|unexpected|incorrect|missing contrecord|WAL file is from different|record with|contrecord|out-of-sequence|could not read|unexpected pageaddr).*)$")]
+    private static partial Regex EndOfWalLine();
 
     private ConnectionInfo Connection(string database) => new()
     {
@@ -323,7 +451,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
     private List<KeyValuePair<string, string>> RecoverySettings(string conf, string spool, ControlData control)
     {
         var script = Path.Combine(conf, "restore_wal.sh");
-        File.WriteAllText(script, WalPrefetcher.RestoreScript(spool));
+        File.WriteAllText(script, WalPrefetcher.RestoreScript(spool, Path.Combine(Cluster.WorkDirectory!, LocalTargets.LeaseFile)));
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         var hba = Path.Combine(conf, "pg_hba.conf");
         File.WriteAllText(hba, """
@@ -367,8 +495,8 @@ public sealed partial class LocalRestore : IAsyncDisposable
             ["log_line_prefix"] = "%m [%p] ",
             ["log_timezone"] = "UTC",
             ["timezone"] = "UTC",
-            ["shared_preload_libraries"] = "",
         };
+        foreach (var (k, v) in UntrustedSettingsOverrides) s[k] = v;
         foreach (var (k, v) in control.StandbyMinimums()) s[k] = v;
         var chosen = target.Kind switch
         {
@@ -459,11 +587,12 @@ public sealed partial class LocalRestore : IAsyncDisposable
         await using var c = new NpgsqlConnection(_instance!.ConnectionString().ConnectionString);
         await c.OpenAsync(ct).ConfigureAwait(false);
         await using var cmd = new NpgsqlCommand(
-            "select pg_last_xact_replay_timestamp(), substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", c);
+            "select pg_last_xact_replay_timestamp(), substring(pg_walfile_name(pg_current_wal_lsn()), 1, 8), pg_last_wal_replay_lsn()::text", c);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
         await r.ReadAsync(ct).ConfigureAwait(false);
         if (!r.IsDBNull(0)) Cluster.AchievedRecoveryTime = new DateTimeOffset(r.GetFieldValue<DateTime>(0), TimeSpan.Zero);
         Cluster.Timeline = int.Parse(r.GetString(1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        if (!r.IsDBNull(2)) Cluster.ReplayEndLsn = r.GetString(2);
         var log = _instance.LogTail(400);
         if (RedoDone().Match(log) is { Success: true } m) Cluster.AchievedRecoveryLsn = m.Groups[1].Value;
         if (Cluster.AchievedRecoveryTime is null && LastTransaction().Match(log) is { Success: true } t
@@ -480,6 +609,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
             var role = new NpgsqlCommandBuilder().QuoteIdentifier(_options.Superuser);
             await using var cmd = new NpgsqlCommand($"alter role {role} password '{ScramVerifier.Create(_password)}'", admin);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await ResetCatalogueLoadSettingsAsync(admin, ct).ConfigureAwait(false);
         }
         // Prove the path a user takes (TCP, password) and that the server accepts writes (an xid is assigned).
         await using var client = new NpgsqlConnection(ClientConnectionString("postgres").ConnectionString);
@@ -490,6 +620,51 @@ public sealed partial class LocalRestore : IAsyncDisposable
         if (r.GetBoolean(0))
             throw new RestoreFailedException("The restored server is still in recovery after promotion was reported.", "See the server log.");
     }
+
+    /// <summary>Settings a role or database of the backup may carry (ALTER ROLE/DATABASE … SET) that load code into a session.</summary>
+    private static readonly string[] CatalogueLoadSettings = ["session_preload_libraries", "local_preload_libraries", "dynamic_library_path", "extension_destdir"];
+
+    /// <summary>
+    /// Removes, from the restored copy only, role and database settings that would load code into the sessions of
+    /// whoever connects next (a person with psql, the checks): RestoreOps' own sessions override them through their
+    /// options, a person's would not. What was removed is kept in <see cref="CatalogueSettingsReset"/>.
+    /// </summary>
+    private async Task ResetCatalogueLoadSettingsAsync(NpgsqlConnection admin, CancellationToken ct)
+    {
+        var found = new List<(string? Database, string? Role, string Setting)>();
+        await using (var q = new NpgsqlCommand("""
+            select d.datname, r.rolname, split_part(c, '=', 1)
+            from pg_db_role_setting s
+            left join pg_database d on d.oid = s.setdatabase
+            left join pg_roles r on r.oid = s.setrole
+            cross join lateral unnest(s.setconfig) c
+            where split_part(c, '=', 1) = any(@names)
+            """, admin))
+        {
+            q.Parameters.AddWithValue("names", CatalogueLoadSettings);
+            await using var r = await q.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                found.Add((r.IsDBNull(0) ? null : r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetString(2)));
+        }
+        var quote = new NpgsqlCommandBuilder();
+        foreach (var (database, role, setting) in found)
+        {
+            var sql = (database, role) switch
+            {
+                (null, { } ro) => $"alter role {quote.QuoteIdentifier(ro)} reset {setting}",
+                ({ } db, null) => $"alter database {quote.QuoteIdentifier(db)} reset {setting}",
+                ({ } db, { } ro) => $"alter role {quote.QuoteIdentifier(ro)} in database {quote.QuoteIdentifier(db)} reset {setting}",
+                _ => null,
+            };
+            if (sql is null) continue;
+            await using var reset = new NpgsqlCommand(sql, admin);
+            await reset.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            CatalogueSettingsReset.Add($"{setting} of {(role is null ? "" : $"role {role}")}{(role is not null && database is not null ? " in " : "")}{(database is null ? "" : $"database {database}")}");
+        }
+    }
+
+    /// <summary>Role/database settings from the backup that were removed from the restored copy because they load code.</summary>
+    public List<string> CatalogueSettingsReset { get; } = new();
 
     private async Task StopPrefetchAsync()
     {
@@ -532,6 +707,13 @@ public sealed partial class LocalRestore : IAsyncDisposable
         var outcome = new CleanupOutcome();
         if (_removed) { outcome.Succeeded = true; return outcome; }
         await StopPrefetchAsync().ConfigureAwait(false);
+        if (_lease is null)
+        {
+            // Nothing was created: the work directory (if any) is another restore's or a person's.
+            outcome.Succeeded = true;
+            _removed = true;
+            return outcome;
+        }
         var pid = _instance?.ProcessId;
         var port = _instance?.Port;
         if (_instance is not null)
@@ -572,7 +754,11 @@ public sealed partial class LocalRestore : IAsyncDisposable
         if (_instance is not null && Directory.Exists(_instance.SocketDirectory)) outcome.Problems.Add($"directory {_instance.SocketDirectory} still exists");
         outcome.Succeeded = outcome.Problems.Count == 0;
         _removed = outcome.Succeeded;
-        if (outcome.Succeeded) Cluster.Phase = RestoreClusterPhase.Removed;
+        if (outcome.Succeeded)
+        {
+            Cluster.Phase = RestoreClusterPhase.Removed;
+            _lease.Dispose();
+        }
         Cluster.ProcessId = null;
         return outcome;
     }

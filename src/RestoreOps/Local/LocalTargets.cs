@@ -38,7 +38,9 @@ internal static class LocalTargets
     }
 
     /// <summary>Writes (or rewrites) the marker of a target whose work directory exists.</summary>
-    public static void WriteMarker(RestoreCluster cluster, LocalInstance? instance)
+    public static void WriteMarker(RestoreCluster cluster, LocalInstance? instance) => WriteMarker(cluster, instance, cluster.WorkDirectory!);
+
+    private static void WriteMarker(RestoreCluster cluster, LocalInstance? instance, string directory)
     {
         var marker = new Marker
         {
@@ -55,10 +57,99 @@ internal static class LocalTargets
             TargetValue = cluster.RecoveryTarget.Value,
             TargetInclusive = cluster.RecoveryTarget.Inclusive,
         };
-        var path = Path.Combine(cluster.WorkDirectory!, MarkerFile);
+        var path = Path.Combine(directory, MarkerFile);
         var temp = path + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(marker, Json));
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The lease file in a work directory: locked by the owning RestoreOps process for as long as it lives.</summary>
+    public const string LeaseFile = "restoreops.lease";
+    /// <summary>Prefix of a claim being built; renamed into place whole, so a kill leaves at most this (see <see cref="SweepAbandonedClaims"/>).</summary>
+    internal const string ClaimPrefix = ".restoreops-claim-";
+
+    /// <summary>
+    /// Creates the target's work directory together with its marker and its lease, as one step: they are put together
+    /// under a private name and renamed into place only if no directory of that name exists. So a second restore with the
+    /// same drill id is refused before it owns anything, two restores started at once cannot both win, and no kill can
+    /// leave a work directory without the marker that lets a sweep claim it.
+    /// </summary>
+    /// <returns>The lease, held until the returned object is disposed (or the process dies).</returns>
+    public static TargetLease Claim(RestoreCluster cluster, OsAccount account)
+    {
+        var work = cluster.WorkDirectory!;
+        var root = Path.GetDirectoryName(work)!;
+        Directory.CreateDirectory(root);
+        const UnixFileMode priv = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        var staging = Path.Combine(root, $"{ClaimPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        FileStream? lease = null;
+        try
+        {
+            account.CreateDirectory(staging, priv);
+            var leasePath = Path.Combine(staging, LeaseFile);
+            lease = new FileStream(leasePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite);
+            // Readable by the instance's account: its restore_command tests the lock to learn whether we still live.
+            File.SetUnixFileMode(leasePath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            if (!Native.TryLockExclusive(lease.SafeFileHandle))
+                throw new IOException($"Could not lock the new lease file {leasePath}.");
+            WriteMarker(cluster, null, staging);
+            switch (Native.RenameNoReplace(staging, work))
+            {
+                case Native.RenameResult.Renamed:
+                    break;
+                case Native.RenameResult.TargetExists:
+                    throw new ConfigurationException($"The work directory {work} already exists: it belongs to another restore target or was left by one.",
+                        "Use a new drill id, or remove the old target first (Remove-RestoreCluster / restoreops targets remove, or the sweep once it has expired).");
+                default:
+                    // A file system without RENAME_NOREPLACE: the check and the rename are two steps here, a narrow race
+                    // that Directory.Move narrows further by refusing an existing destination.
+                    if (Directory.Exists(work))
+                        goto case Native.RenameResult.TargetExists;
+                    Directory.Move(staging, work);
+                    break;
+            }
+            return new TargetLease(lease);
+        }
+        catch
+        {
+            lease?.Dispose();
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* swept later: its name says whose it was */ }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes claims that a killed process left half-built (<see cref="ClaimPrefix"/><c>PID-…</c> whose process is gone). They
+    /// hold at most a marker and a lease: nothing had started in them.
+    /// </summary>
+    public static IReadOnlyList<string> SweepAbandonedClaims(string workRoot)
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(workRoot)) return removed;
+        foreach (var dir in Directory.EnumerateDirectories(workRoot, ClaimPrefix + "*"))
+        {
+            var rest = Path.GetFileName(dir)[ClaimPrefix.Length..];
+            var dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], out var pid) || pid == Environment.ProcessId || Native.ProcessExists(pid)) continue;
+            try { Directory.Delete(dir, recursive: true); removed.Add($"directory {dir}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+
+    /// <summary>True while some process holds the lease of <paramref name="workDirectory"/> (its owner is alive).</summary>
+    public static bool IsLeaseHeld(string workDirectory)
+    {
+        try
+        {
+            using var f = new FileStream(Path.Combine(workDirectory, LeaseFile), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return !Native.TryLockShared(f.SafeFileHandle);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A target found on disk.</summary>
@@ -174,4 +265,14 @@ internal static class LocalTargets
         if (outcome.Succeeded) target.Cluster.Phase = RestoreClusterPhase.Removed;
         return outcome;
     }
+}
+
+/// <summary>
+/// The owning process's hold on a local target: an exclusive lock on its lease file. The kernel drops it when the
+/// process dies however it dies, which is how the instance's restore_command learns that nobody will ever serve it WAL again.
+/// </summary>
+internal sealed class TargetLease(FileStream lease) : IDisposable
+{
+    /// <summary>Releases the lease (the directory is about to go, or the target is handed over).</summary>
+    public void Dispose() => lease.Dispose();
 }

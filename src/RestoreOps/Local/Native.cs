@@ -19,6 +19,58 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LChown(string path, uint owner, uint group);
 
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirFd, string oldPath, int newDirFd, string newPath, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
+    private const int AT_FDCWD = -100;
+    private const uint RENAME_NOREPLACE = 1;
+    private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+    private const int EEXIST = 17, ENOTEMPTY = 39, EINVAL = 22, ENOSYS = 38, EWOULDBLOCK = 11;
+
+    /// <summary>How an exclusive rename ended.</summary>
+    public enum RenameResult { Renamed, TargetExists, NotSupported }
+
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/> only if <paramref name="to"/> does not exist, in one
+    /// step (rename(2) alone would replace an empty directory, and a check before it is a race).
+    /// </summary>
+    public static RenameResult RenameNoReplace(string from, string to)
+    {
+        if (RenameAt2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return RenameResult.Renamed;
+        var errno = Marshal.GetLastPInvokeError();
+        return errno switch
+        {
+            EEXIST or ENOTEMPTY => RenameResult.TargetExists,
+            EINVAL or ENOSYS => RenameResult.NotSupported,
+            _ => throw new IOException($"Could not rename {from} to {to}: errno {errno}."),
+        };
+    }
+
+    /// <summary>Takes an exclusive, non-blocking flock on an open file; false when another open file holds a lock on it.</summary>
+    public static bool TryLockExclusive(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => TryLock(handle, LOCK_EX);
+
+    /// <summary>Takes a shared, non-blocking flock; false while someone holds the exclusive one.</summary>
+    public static bool TryLockShared(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => TryLock(handle, LOCK_SH);
+
+    private static bool TryLock(Microsoft.Win32.SafeHandles.SafeFileHandle handle, int mode)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            if (Flock((int)handle.DangerousGetHandle(), mode | LOCK_NB) == 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == EWOULDBLOCK ? false : throw new IOException($"flock failed: errno {errno}.");
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
     public static uint EffectiveUserId => OperatingSystem.IsWindows() ? uint.MaxValue : GetEffectiveUserId();
 
     public static bool IsRoot => !OperatingSystem.IsWindows() && GetEffectiveUserId() == 0;

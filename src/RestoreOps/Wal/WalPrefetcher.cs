@@ -119,7 +119,7 @@ public sealed class WalPrefetcher
             Interlocked.Increment(ref _failed);
             lock (_plan) FirstFailure ??= e;
             var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {e.Message}\n";
-            File.WriteAllText(target + ".error", message, Encoding.UTF8);
+            File.WriteAllText(target + ".error", message); // UTF-8 without a BOM: the server log shows it as it is
         }
         finally
         {
@@ -134,13 +134,26 @@ public sealed class WalPrefetcher
     /// <summary>
     /// The restore_command script. Exit 1 tells PostgreSQL "not in the archive" (normal at the end of WAL);
     /// exit 126 makes it stop recovery with an error, which is right when a fetch failed: without it the
-    /// server would promote early and the drill would pass on partial data.
+    /// server would promote early and the drill would pass on partial data. It is also right when the RestoreOps
+    /// process that serves the spool is gone (killed): nobody will settle a pending file again, so instead of waiting
+    /// forever the server stops, and the sweep finds the directory by its marker.
     /// </summary>
-    public static string RestoreScript(string spoolDirectory) => $$"""
+    /// <param name="spoolDirectory">Where the prefetcher puts WAL files.</param>
+    /// <param name="leaseFile">The owner's lease (see <c>LocalTargets.Claim</c>): a shared lock on it succeeds only once the owner is gone.</param>
+    public static string RestoreScript(string spoolDirectory, string leaseFile) => $$"""
         #!/bin/sh
         # restore_command written by RestoreOps: serves WAL it fetches ahead into the spool.
         spool={{Local.CommandRunner.ShellQuote(spoolDirectory)}}
-        while [ -e "$spool/$1.pending" ]; do sleep 0.01; done
+        lease={{Local.CommandRunner.ShellQuote(leaseFile)}}
+        owner_gone() { flock -n -s "$lease" true 2>/dev/null; }
+        stop() { echo "RestoreOps could not fetch $1: the RestoreOps process that started this restore has exited" >&2; exit 126; }
+        if owner_gone; then stop "$1"; fi
+        n=0
+        while [ -e "$spool/$1.pending" ]; do
+          sleep 0.01
+          n=$((n + 1))
+          if [ $((n % 100)) -eq 0 ] && owner_gone; then stop "$1"; fi
+        done
         if [ -e "$spool/$1" ]; then exec cp "$spool/$1" "$2"; fi
         if [ -e "$spool/$1.error" ]; then cat "$spool/$1.error" >&2; exit 126; fi
         exit 1

@@ -9,11 +9,12 @@ namespace RestoreOps.Wal;
 /// </summary>
 public sealed class WalRestorePlan
 {
-    private WalRestorePlan(IReadOnlyList<WalArchiveFile> files, WalFileName? firstGap, WalFileName? lastSegment)
+    private WalRestorePlan(IReadOnlyList<WalArchiveFile> files, WalFileName? firstGap, WalFileName? lastSegment, WalFileName? lastOnNewest)
     {
         Files = files;
         FirstGapAfterBackup = firstGap;
         LastSegment = lastSegment;
+        LastSegmentOnNewestTimeline = lastOnNewest;
     }
 
     /// <summary>Files to fetch, history files first, then segments by position and timeline.</summary>
@@ -24,6 +25,12 @@ public sealed class WalRestorePlan
 
     /// <summary>The newest segment the archive holds on the restore's timelines.</summary>
     public WalFileName? LastSegment { get; }
+
+    /// <summary>
+    /// The newest segment of the newest timeline the archive holds: where a restore to the end of the archive must get
+    /// to (replay follows the newest timeline; segments an abandoned timeline archived past its branch are not replayed).
+    /// </summary>
+    public WalFileName? LastSegmentOnNewestTimeline { get; }
 
     /// <summary>Total stored bytes to fetch.</summary>
     public long TotalBytes => Files.Sum(f => f.Size);
@@ -86,6 +93,7 @@ public sealed class WalRestorePlan
         }
 
         var files = history.Concat(segments.Select(s => s.File)).ToList();
-        return new WalRestorePlan(files, gap, segments.Count == 0 ? null : segments[^1].Wal);
+        var newest = segments.Count == 0 ? (WalFileName?)null : segments.Where(s => s.Wal.Timeline == segments.Max(m => m.Wal.Timeline)).Max(s => s.Wal);
+        return new WalRestorePlan(files, gap, segments.Count == 0 ? null : segments[^1].Wal, newest);
     }
 }
