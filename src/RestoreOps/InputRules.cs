@@ -81,6 +81,6 @@ public static class InputPaths
         {
         }
         throw new ConfigurationException($"{inputName} '{path}' is not a path.",
-            $"Pass a directory or file path, or leave {inputName} out (an empty value often means an unset variable in a script).");
+            "Pass a directory or file path, or leave it out (an empty value often means an unset variable in a script).");
     }
 }

@@ -81,7 +81,7 @@ public sealed partial class PostgresBinaries
     /// </summary>
     private static async Task<PostgresBinaries> FromExplicitAsync(int? major, string directory, CancellationToken cancellationToken)
     {
-        var dir = InputPaths.Absolute(directory, "The PostgreSQL binaries directory")!;
+        var dir = InputPaths.Absolute(directory, "--pg-bin (-PostgresBinDirectory)")!;
         const string fix = "Point --pg-bin (-PostgresBinDirectory) at the bin directory of the backup's PostgreSQL major version, e.g. /usr/lib/postgresql/15/bin, or leave it out to search PG_BIN, PATH and the usual places.";
         if (!File.Exists(Path.Combine(dir, "postgres")))
             throw new ConfigurationException($"The PostgreSQL binaries directory {dir} {(System.IO.Directory.Exists(dir) ? "has no postgres program" : "does not exist")}.", fix);
