@@ -43,6 +43,16 @@ public static class CliApp
             // Our failures carry their own message and fix; a stack trace would bury them.
             EnableDefaultExceptionHandler = false,
         };
+        if (parse.Errors.Count > 0)
+        {
+            // System.CommandLine would exit 1, which this CLI reserves for a failed restore or check.
+            foreach (var error in parse.Errors) await stderr.WriteLineAsync($"restoreops: {error.Message}").ConfigureAwait(false);
+            var names = new List<string>();
+            for (var c = parse.CommandResult; c is not null && c != parse.RootCommandResult; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+                names.Insert(0, c.Command.Name);
+            await stderr.WriteLineAsync($"Run 'restoreops {string.Join(' ', names)}{(names.Count > 0 ? " " : "")}--help' for the options and their forms.").ConfigureAwait(false);
+            return UsageError;
+        }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Kubernetes stops a CronJob's pod with SIGTERM (then SIGKILL after the grace period): treat it like
         // Ctrl+C, so the restore is stopped and removed and the record is written, instead of dying mid-restore.
@@ -63,6 +73,12 @@ public static class CliApp
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
             await stderr.WriteLineAsync("restoreops: cancelled.").ConfigureAwait(false);
+            return InfrastructureError;
+        }
+        catch (Exception e)
+        {
+            // A bug must still end in a message and a stable exit code, not an abort with a core dump (exit 134).
+            await stderr.WriteLineAsync(Redactor.Redact($"restoreops: internal error: {e.GetType().Name}: {e.Message}. This is a bug in RestoreOps; please report it with the command line (without secrets).")).ConfigureAwait(false);
             return InfrastructureError;
         }
     }
@@ -109,7 +125,11 @@ public static class CliApp
         {
             if (r.GetValue(src.Source) is null) throw new ConfigurationException("backups list needs --source s3://bucket/path.", "Pass --source and --server-name.");
             using var catalog = src.Catalog(r);
-            var backups = await catalog.ListAsync(r.GetValue(all), ct).ConfigureAwait(false);
+            var everything = await catalog.ListAsync(includeUnusable: true, ct).ConfigureAwait(false);
+            var backups = r.GetValue(all) ? everything : everything.Where(b => b.Status == BackupStatus.Done).ToList();
+            // A damaged backup.info is never listed as usable, but hiding it would hide why the newest backup is older than expected.
+            foreach (var b in everything.Except(backups).Where(b => b.Status == BackupStatus.Unknown && b.Error is not null))
+                await stderr.WriteLineAsync($"restoreops: backup {b.Id} is unusable: {b.Error}").ConfigureAwait(false);
             if (r.GetValue(json))
             {
                 await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
@@ -117,7 +137,10 @@ public static class CliApp
             }
             await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
             foreach (var b in backups)
+            {
                 await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
+                if (b.Error is { } why) await stdout.WriteLineAsync($"{"",-17} problem: {why}").ConfigureAwait(false);
+            }
             if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
             return Passed;
         });
@@ -129,6 +152,8 @@ public static class CliApp
     private static string FormatAge(TimeSpan? age) => age switch
     {
         null => "-",
+        // Within the clock-skew allowance a backup is just new; beyond it the catalogue has no valid age to show.
+        { } a when a < TimeSpan.Zero => -a <= InputLimits.ClockSkewAllowance ? "0m0s" : "future!",
         { TotalDays: >= 1 } a => $"{(int)a.TotalDays}d{a.Hours}h",
         { TotalHours: >= 1 } a => $"{(int)a.TotalHours}h{a.Minutes}m",
         { } a => $"{(int)a.TotalMinutes}m{a.Seconds}s",
@@ -155,7 +180,8 @@ public static class CliApp
         var maxBackupAge = new Option<string?>("--max-backup-age") { Description = "RPO objective: the newest backup may be at most this old (e.g. 26h, 7d, PT30M)." };
         var maxDataAge = new Option<string?>("--max-data-age") { Description = "RPO objective: the restored data's newest commit may be at most this old." };
         var maxRestoreTime = new Option<string?>("--max-restore-time") { Description = "RTO objective: the restore (download to ready) may take at most this long." };
-        var heartbeatUrl = new Option<string?>("--heartbeat-url") { Description = "Pinged only when the drill passes (a dead man's switch such as healthchecks.io): silence is the alarm." };
+        var heartbeatUrl = new Option<string?>("--heartbeat-url") { Description = "Pinged only when the drill passes and its evidence is recorded (a dead man's switch such as healthchecks.io): silence is the alarm. Shows in ps: prefer --heartbeat-url-env." };
+        var heartbeatUrlEnv = new Option<string?>("--heartbeat-url-env") { Description = "Environment variable holding the --heartbeat-url, so its token stays out of ps and shell history (e.g. from a Kubernetes Secret)." };
         var pushgatewayUrl = new Option<string?>("--pushgateway-url") { Description = "Prometheus Pushgateway to push the drill's metrics to." };
         var textfile = new Option<string?>("--textfile") { Description = "Also write the metrics here, for node-exporter's textfile collector." };
         var signKeyEnv = new Option<string?>("--sign-key-env") { Description = "Environment variable holding a key to HMAC-sign the record (default: RESTOREOPS_SIGNING_KEY when set)." };
@@ -164,15 +190,15 @@ public static class CliApp
         var osUser = new Option<string?>("--os-user") { Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
         var pgBin = new Option<string?>("--pg-bin") { Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
         var workDir = new Option<string?>("--work-dir") { Description = "Parent directory for the restore's files (default: the temp directory)." };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds replay may take before the restore fails.", DefaultValueFactory = _ => 1800 };
-        var walParallelism = new Option<int>("--wal-parallelism") { Description = "WAL files fetched at once ahead of replay.", DefaultValueFactory = _ => 8 };
+        var timeout = new Option<string?>("--timeout") { Description = $"Seconds replay may take before the restore fails: 1 to {(int)InputLimits.MaxTimeout.TotalSeconds} (7 days). Default 1800." };
+        var walParallelism = new Option<string?>("--wal-parallelism") { Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
         var drillId = new Option<string?>("--drill-id") { Description = "Drill id (default: generated)." };
 
         var cmd = new Command("drill", "Restore a backup into a throwaway local PostgreSQL, verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId,
-                     maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, pushgatewayUrl, textfile, signKeyEnv })
+                     maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
             cmd.Options.Add(o);
 
         cmd.SetAction(async (r, ct) =>
@@ -187,13 +213,19 @@ public static class CliApp
             // The source's own shape is checked before credentials are resolved: a missing server name is the
             // simpler mistake and must be the one reported.
             if (r.GetValue(src.Source) is not null) src.RequireServerName(r);
+            // Every path is resolved here, against the directory restoreops was started in: later stages run in others.
+            string? PathOf(Option<string?> o) => InputPaths.Absolute(r.GetValue(o), o.Name);
+            var evidenceDir = PathOf(evidence);
+            var id = DrillIds.Validate(r.GetValue(drillId), "--drill-id");
+            // A reused id is refused before a restore is spent on it: its evidence could not be recorded.
+            if (id is not null && evidenceDir is not null) EvidenceWriter.EnsureNewRecord(evidenceDir, id);
             var restoreOptions = new LocalRestoreOptions
             {
                 OsUser = r.GetValue(osUser),
-                PostgresBinDirectory = r.GetValue(pgBin),
-                WorkRoot = r.GetValue(workDir),
-                ReadyTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
-                WalParallelism = r.GetValue(walParallelism),
+                PostgresBinDirectory = PathOf(pgBin),
+                WorkRoot = PathOf(workDir),
+                ReadyTimeout = TimeSpan.FromSeconds(ParseCount(r.GetValue(timeout), "--timeout", 1800, 1, (int)InputLimits.MaxTimeout.TotalSeconds, "seconds")),
+                WalParallelism = ParseCount(r.GetValue(walParallelism), "--wal-parallelism", 8, 1, InputLimits.MaxWalParallelism, "WAL files"),
                 ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
             };
             var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
@@ -208,9 +240,10 @@ public static class CliApp
             var signingKey = RecordSeal.KeyFromEnvironment(keyName ?? RecordSeal.DefaultKeyVariable);
             if (keyName is not null && signingKey is null)
                 throw new ConfigurationException($"--sign-key-env {keyName}: that environment variable is not set or empty.", $"Export {keyName} or drop --sign-key-env.");
-            var heartbeat = ParseUrl(r.GetValue(heartbeatUrl), "--heartbeat-url");
+            var heartbeat = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv));
             var pushgateway = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url");
-            var suite = r.GetValue(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
+            var textfilePath = PathOf(textfile);
+            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
             var progress = new TerminalProgress(stderr);
 
             DemoSource? demoSource = null;
@@ -238,21 +271,18 @@ public static class CliApp
                 {
                     catalog = src.Catalog(r);
                     var c = catalog;
-                    var id = r.GetValue(backupId);
-                    discover = id is null ? c.GetLatestAsync : async token =>
-                        (await c.ListAsync(true, token).ConfigureAwait(false)).FirstOrDefault(b => b.Id == id || b.Name == id)
-                        ?? throw new ConfigurationException($"No backup with id or name '{id}' in {r.GetValue(src.Source)} (server {r.GetValue(src.ServerName)}).",
-                            "List them with: restoreops backups list --source … --server-name …");
+                    // By id or name; a backup that is not DONE (a damaged backup.info among them) fails the drill with its reason.
+                    discover = r.GetValue(backupId) is { } wanted ? token => c.GetAsync(wanted, token) : c.GetLatestAsync;
                 }
-                else if (r.GetValue(baseBackup) is { } bb)
+                else if (PathOf(baseBackup) is { } bb)
                 {
-                    var wal = r.GetValue(walArchive);
+                    var wal = PathOf(walArchive);
                     discover = token => LocalBackupCatalog.ReadBaseBackupAsync(bb, wal, token);
                 }
                 else
                 {
-                    var file = r.GetValue(dump)!;
-                    var dumped = await LocalBackupCatalog.ReadDumpAsync(file, ct).ConfigureAwait(false);
+                    var file = PathOf(dump)!;
+                    var dumped = await LocalBackupCatalog.ReadDumpAsync(file, ct, restoreOptions.PostgresBinDirectory).ConfigureAwait(false);
                     defaultDatabase = dumped.Name;
                     discover = _ => Task.FromResult(dumped);
                 }
@@ -269,28 +299,43 @@ public static class CliApp
                     Checks = checks,
                     Restore = restoreOptions,
                     Keep = r.GetValue(keep),
-                    DrillId = r.GetValue(drillId),
+                    DrillId = id,
                     SourceDescription = r.GetValue(src.Source) is { } s ? $"{s.TrimEnd('/')}/{r.GetValue(src.ServerName)}" : null,
                     CheckRun = checkRun,
-                    EvidenceDirectory = r.GetValue(evidence),
+                    EvidenceDirectory = evidenceDir,
                     Objectives = objectives,
                 }, progress, ct, created => restore = created).ConfigureAwait(false);
 
                 // The record is the durable evidence: written whatever happened, with no cancellation.
-                var dir = r.GetValue(evidence);
+                var dir = evidenceDir;
+                string? evidenceProblem = null;
                 if (dir is not null)
                 {
-                    var paths = await EvidenceWriter.WriteAllAsync(record, dir,
-                        new EvidenceOptions { SigningKey = signingKey, TextfileCollectorPath = r.GetValue(textfile) }, CancellationToken.None).ConfigureAwait(false);
-                    await stderr.WriteLineAsync($"Evidence written to {paths.Json}").ConfigureAwait(false);
+                    try
+                    {
+                        var paths = await EvidenceWriter.WriteAllAsync(record, dir,
+                            new EvidenceOptions { SigningKey = signingKey, TextfileCollectorPath = textfilePath }, CancellationToken.None).ConfigureAwait(false);
+                        await stderr.WriteLineAsync($"Evidence written to {paths.Json}").ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
+                    {
+                        // The drill's other outputs (metrics, the printed record) still go out; the exit code carries the problem.
+                        evidenceProblem = e.Message;
+                        await stderr.WriteLineAsync($"restoreops: the evidence was not written: {e.Message}").ConfigureAwait(false);
+                    }
                 }
                 if (pushgateway is not null)
                 {
-                    var last = EvidenceWriter.LastSuccess(record, dir is null ? [] : DrillHistory.Load(dir).ForSource(record.Source));
+                    var last = EvidenceWriter.LastSuccess(record, dir is not null && Directory.Exists(dir) ? DrillHistory.Load(dir).ForSource(record.Source) : []);
                     var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
                     if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
                 }
-                if (heartbeat is not null)
+                if (heartbeat is not null && evidenceProblem is not null && record.Verdict == DrillVerdict.Passed)
+                {
+                    // A pass without its record is not a proven restore: the missing ping raises the alarm.
+                    await stderr.WriteLineAsync("restoreops: no heartbeat sent: the drill passed but its evidence was not written.").ConfigureAwait(false);
+                }
+                else if (heartbeat is not null)
                 {
                     // Only a passed drill pings: a missed ping is what pages someone.
                     var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = heartbeat }, CancellationToken.None).ConfigureAwait(false);
@@ -307,7 +352,8 @@ public static class CliApp
                 }
                 // Scheduled jobs often keep only stderr: the reason must be there too.
                 if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
-                return ExitCode(record);
+                // A passed drill whose evidence is missing is not a pass a schedule may count.
+                return evidenceProblem is not null && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
             }
             finally
             {
@@ -325,6 +371,30 @@ public static class CliApp
         DrillVerdict.Failed => Failed,
         _ => record.FailureCategory == DrillFailureCategory.Configuration ? UsageError : InfrastructureError,
     };
+
+    /// <summary>The heartbeat URL from --heartbeat-url or, keeping its token out of ps, from the variable --heartbeat-url-env names.</summary>
+    internal static Uri? HeartbeatUrl(string? url, string? variable)
+    {
+        if (variable is null) return ParseUrl(url, "--heartbeat-url");
+        if (url is not null)
+            throw new ConfigurationException("--heartbeat-url and --heartbeat-url-env both give the heartbeat URL.", "Pass only --heartbeat-url-env NAME (it keeps the URL's token out of ps).");
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(value))
+            throw new ConfigurationException($"--heartbeat-url-env {variable}: that environment variable is not set or empty.", $"Export {variable} with the ping URL, or drop --heartbeat-url-env.");
+        // The value is a secret: the error names the variable, never its content.
+        return Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            : throw new ConfigurationException($"--heartbeat-url-env {variable}: its value is not an http(s) URL.", $"Set {variable} to the full ping URL, e.g. https://hc-ping.com/<uuid>.");
+    }
+
+    /// <summary>A whole number option (given as text so its error can name the option, the range and the fix).</summary>
+    internal static int ParseCount(string? value, string option, int defaultValue, int min, int max, string unit)
+    {
+        if (value is null) return defaultValue;
+        if (int.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
+        var shown = value.Length <= 40 ? value : value[..40] + "…";
+        throw new ConfigurationException($"{option} '{shown}' is not a whole number of {unit} from {min} to {max}.", $"Pass {option} N with {min} <= N <= {max} (default {defaultValue}).");
+    }
 
     private static Uri? ParseUrl(string? value, string option)
     {
@@ -354,7 +424,14 @@ public static class CliApp
         if (xid is not null)
             return ulong.TryParse(xid, NumberStyles.None, CultureInfo.InvariantCulture, out var x) ? RecoveryTarget.AtXid(x)
                 : throw new ConfigurationException($"--target-xid '{xid}' is not a transaction id.", "Pass a positive integer, e.g. 7331.");
-        if (name is not null) return RecoveryTarget.AtRestorePoint(name);
+        if (name is not null)
+        {
+            // PostgreSQL keeps restore point names to 63 bytes and refuses a longer recovery_target_name at startup.
+            if (string.IsNullOrWhiteSpace(name) || System.Text.Encoding.UTF8.GetByteCount(name) > 63)
+                throw new ConfigurationException($"--target-name '{(name.Length <= 80 ? name : name[..80] + "…")}' is not a restore point name.",
+                    "Pass the name given to pg_create_restore_point: 1 to 63 bytes.");
+            return RecoveryTarget.AtRestorePoint(name);
+        }
         return immediate ? RecoveryTarget.Immediate : RecoveryTarget.Latest;
     }
 

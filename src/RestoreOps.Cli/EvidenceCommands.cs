@@ -26,7 +26,7 @@ internal static class EvidenceCommands
         verify.Options.Add(keyEnv);
         verify.SetAction(async (r, ct) =>
         {
-            var path = r.GetValue(file)!;
+            var path = InputPaths.Absolute(r.GetValue(file)!, "FILE")!;
             if (!File.Exists(path))
                 throw new ConfigurationException($"Record file '{path}' does not exist.", "Pass the path of a <drillId>.json file from the evidence folder.");
             var named = r.GetValue(keyEnv);
@@ -62,7 +62,7 @@ internal static class EvidenceCommands
         cmd.SetAction(async (r, ct) =>
         {
             var threshold = DurationText.Parse(r.GetValue(staleAfter)!, "--stale-after");
-            var history = DrillHistory.Load(r.GetValue(dir)!);
+            var history = DrillHistory.Load(InputPaths.Absolute(r.GetValue(dir)!, "DIR")!);
             var now = DateTimeOffset.UtcNow;
             var proofs = history.LastProvenRestores(now, threshold);
             foreach (var p in history.Problems) await stderr.WriteLineAsync($"restoreops: skipped {p.Path}: {p.Message}").ConfigureAwait(false);

@@ -22,7 +22,8 @@ public sealed class RestoreRequest
     /// <summary>How long a drill target may live before a sweep removes it.</summary>
     public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
     /// <summary>Drill id; generated when null.</summary>
-    public string? DrillId { get; init; }
+    /// <exception cref="ConfigurationException">Not a safe id (see <see cref="DrillIds"/>): it names files, directories and labels.</exception>
+    public string? DrillId { get; init => field = DrillIds.Validate(value); }
 
     /// <summary>CNPG: the namespace the recovery Cluster is created in (never the source's unless <see cref="AllowSourceNamespace"/>).</summary>
     public string? Namespace { get; init; }

@@ -263,6 +263,8 @@ public static class RestoreSession
     public static async Task<DrillRun> RunDrillAsync(DrillRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
     {
         var r = request.Restore;
+        // Found before a restore is spent on it: the drill could not record its evidence.
+        if (request.EvidencePath is { } evidencePath && r.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
         var options = DrillOptionsFor(r.Backup, r.Kind, r.RecoveryTarget, request.Checks, r.DrillId, request.KeepOnFailure, request.ReadyTimeout ?? TimeSpan.FromMinutes(30),
             r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null, r.Purpose);
         var record = await DrillRunner.RunAsync(options, r.Kind,
@@ -270,6 +272,7 @@ public static class RestoreSession
 
         var files = new List<string>();
         var warnings = new List<string>();
+        var recorded = true;
         if (request.EvidencePath is { } dir)
         {
             try
@@ -277,12 +280,16 @@ public static class RestoreSession
                 var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey }, CancellationToken.None).ConfigureAwait(false);
                 files.AddRange(paths.All);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or RestoreOpsException)
             {
                 warnings.Add($"The evidence could not be written to {dir}: {e.Message}");
+                recorded = false;
             }
         }
-        if (request.HeartbeatUrl is { } url)
+        // A pass without its record proves nothing later: the missing ping raises the alarm the missing record needs.
+        if (request.HeartbeatUrl is not null && !recorded && record.Verdict == DrillVerdict.Passed)
+            warnings.Add("No heartbeat sent: the drill passed but its evidence was not written.");
+        else if (request.HeartbeatUrl is { } url)
         {
             var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = url }, CancellationToken.None).ConfigureAwait(false);
             if (record.Verdict == DrillVerdict.Passed && !ping.Sent) warnings.Add(ping.Message);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using RestoreOps.Model;
+using RestoreOps.Wal;
 
 namespace RestoreOps.Backups;
 
@@ -22,6 +23,11 @@ public sealed class BackupInfoFile
         "yyyy-MM-dd HH:mm:ss.FFFFFF",
         "yyyy-MM-dd'T'HH:mm:ss.FFFFFF",
     ];
+
+    /// <summary>The smallest WAL segment PostgreSQL can be built or initialised with (<c>initdb --wal-segsize=1</c>).</summary>
+    public const long MinWalSegmentSize = 1L << 20;
+    /// <summary>The largest WAL segment PostgreSQL allows (<c>initdb --wal-segsize=1024</c>).</summary>
+    public const long MaxWalSegmentSize = 1L << 30;
 
     private readonly Dictionary<string, string?> _values;
 
@@ -108,10 +114,14 @@ public sealed class BackupInfoFile
     public string? EndXlog => this["end_xlog"];
 
     /// <summary>Timeline the backup was taken on.</summary>
-    public int? Timeline => GetInt("timeline");
+    /// <exception cref="RestoreFailedException">Not an integer, or below 1 (timelines start at 1).</exception>
+    public int? Timeline => GetInt("timeline") is { } t ? t >= 1 ? t : throw Malformed("timeline", "a timeline id (1 or more)") : null;
 
     /// <summary>PostgreSQL version number, e.g. 150018.</summary>
-    public int? Version => GetInt("version");
+    /// <exception cref="RestoreFailedException">Not a PostgreSQL version number (9.0, 90000, up to 99.x, 999999).</exception>
+    public int? Version => GetInt("version") is { } v
+        ? v is >= 90000 and <= 999999 ? v : throw Malformed("version", "a PostgreSQL version number such as 150018 (9.0 to 99.x)")
+        : null;
 
     /// <summary>PostgreSQL major version (150018 → 15).</summary>
     public int? PostgresMajorVersion => Version / 10000;
@@ -120,7 +130,11 @@ public sealed class BackupInfoFile
     public string? SystemId => this["systemid"];
 
     /// <summary>WAL segment size in bytes.</summary>
-    public long? XlogSegmentSize => GetLong("xlog_segment_size");
+    /// <exception cref="RestoreFailedException">Not a power of two from 1 MiB to 1 GiB: no PostgreSQL writes such segments, and WAL arithmetic would divide by it.</exception>
+    public long? XlogSegmentSize => GetLong("xlog_segment_size") is { } size
+        ? size is >= MinWalSegmentSize and <= MaxWalSegmentSize && (size & (size - 1)) == 0 ? size
+            : throw Malformed("xlog_segment_size", "a power of two from 1 MiB (1048576) to 1 GiB (1073741824), PostgreSQL's WAL segment sizes")
+        : null;
 
     /// <summary>The <c>-n</c> name, if one was given.</summary>
     public string? BackupName => GetString("backup_name");
@@ -169,6 +183,48 @@ public sealed class BackupInfoFile
     private RestoreFailedException Malformed(string key, string expected) => new(
         $"{Source}: {key}='{Shorten(this[key] ?? "")}' is not {expected}.",
         "The backup.info file is damaged or from an unsupported Barman version; take a new backup or report the file's content.");
+
+    /// <summary>
+    /// Checks every value a restore or a freshness verdict relies on: numbers in PostgreSQL's ranges, WAL names and
+    /// LSNs that parse, ends not before beginnings, and no time later than <paramref name="now"/> plus
+    /// <see cref="InputLimits.ClockSkewAllowance"/> (a future end time would make the backup look fresher than any real one).
+    /// </summary>
+    /// <param name="now">The instant times are judged against (the reader's clock).</param>
+    /// <exception cref="RestoreFailedException">The first value that fails, naming the file, the key and the value.</exception>
+    public void Validate(DateTimeOffset now)
+    {
+        _ = Version;
+        _ = Timeline;
+        var segmentSize = XlogSegmentSize ?? 16 * 1024 * 1024;
+        var beginWal = Wal("begin_wal", segmentSize);
+        var endWal = Wal("end_wal", segmentSize);
+        var beginLsn = LsnValue("begin_xlog");
+        var endLsn = LsnValue("end_xlog");
+        var begin = BeginTime;
+        var end = EndTime;
+        foreach (var (key, time) in new[] { ("begin_time", begin), ("end_time", end) })
+            if (time is { } t && t - now > InputLimits.ClockSkewAllowance)
+                throw new RestoreFailedException(
+                    $"{Source}: {key}='{Shorten(this[key] ?? "")}' is {Evidence.DurationText.Format(t - now)} in the future (more than the {Evidence.DurationText.Format(InputLimits.ClockSkewAllowance)} allowed for clock skew), so the backup's age cannot be trusted.",
+                    "Check the clock of the host that took the backup and of this one; take a new backup once they agree.");
+        if (beginWal is { } bw && endWal is { } ew && ew.CompareTo(bw) < 0) throw Malformed("end_wal", $"at or after begin_wal {bw}");
+        if (beginLsn is { } bl && endLsn is { } el && el < bl) throw Malformed("end_xlog", $"at or after begin_xlog {bl}");
+        if (begin is { } b && end is { } e && e < b) throw Malformed("end_time", $"at or after begin_time {b:yyyy-MM-dd HH:mm:ss.ffffff}+00:00");
+    }
+
+    private WalFileName? Wal(string key, long segmentSize)
+    {
+        if (GetString(key) is not { } raw) return null;
+        // The segment field counts segments within one 4 GiB log file; a name past that is no segment PostgreSQL writes.
+        return WalFileName.TryParse(raw.Trim(), out var wal) && wal.Timeline >= 1 && wal.Segment < 0x1_0000_0000UL / (ulong)segmentSize
+            ? wal
+            : throw Malformed(key, "a WAL segment name (24 hexadecimal digits, e.g. 000000010000000000000005)");
+    }
+
+    private Lsn? LsnValue(string key) =>
+        GetString(key) is not { } raw ? null
+        : Lsn.TryParse(raw.Trim(), out var lsn) ? lsn
+        : throw Malformed(key, "a WAL location such as 0/5000028");
 
     /// <summary>
     /// Undoes Python's <c>repr</c> of a string: strips matching single or double quotes and decodes the

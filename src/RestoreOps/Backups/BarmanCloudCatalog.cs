@@ -61,7 +61,17 @@ public sealed class BarmanCloudCatalog : IDisposable
         var location = S3Location.Parse(destinationPath);
         ValidateServerName(serverName);
         var resolved = options.Resolve();
-        var store = new S3ObjectStore(location.Bucket, resolved);
+        S3ObjectStore store;
+        try
+        {
+            store = new S3ObjectStore(location.Bucket, resolved);
+        }
+        catch (Amazon.Runtime.AmazonClientException e)
+        {
+            // The SDK refuses to build a client with neither an endpoint nor a region it can find.
+            throw new ConfigurationException($"The S3 client for {location} could not be set up: {e.Message}",
+                "Pass the bucket's region (--region / -Region, or AWS_REGION), or the endpoint of an S3-compatible store (--endpoint-url / -EndpointUrl).", e);
+        }
         return new BarmanCloudCatalog(store, location.Prefix, serverName, location.Child(serverName).ToString(),
             resolved.EndpointUrl, resolved.Region, location.ToString(), ownsStore: true);
     }
@@ -103,12 +113,17 @@ public sealed class BarmanCloudCatalog : IDisposable
 
     /// <summary>Finds a backup by id (<c>20261121T051928</c>) or by its <c>-n</c> name; <c>latest</c> means <see cref="GetLatestAsync"/>.</summary>
     /// <exception cref="ConfigurationException">No backup has that id or name.</exception>
+    /// <exception cref="RestoreFailedException">The backup is not DONE (failed, unfinished, or its backup.info is damaged); the message says why.</exception>
     public async Task<Backup> GetAsync(string idOrName, CancellationToken cancellationToken = default)
     {
         if (string.Equals(idOrName, "latest", StringComparison.OrdinalIgnoreCase)) return await GetLatestAsync(cancellationToken).ConfigureAwait(false);
         var all = await ListAllAsync(cancellationToken).ConfigureAwait(false);
-        return all.FirstOrDefault(b => b.Id == idOrName)
-            ?? all.FirstOrDefault(b => b.Name == idOrName)
+        var found = all.FirstOrDefault(b => b.Id == idOrName) ?? all.FirstOrDefault(b => b.Name == idOrName);
+        if (found is { Status: not BackupStatus.Done })
+            throw new RestoreFailedException(
+                $"Backup {found.Id} under {Describe(_basePrefix)} is {found.Status}, not DONE, so it cannot be restored{(found.Error is { } why ? ": " + why : ".")}",
+                "Pick a DONE backup from the backup list, or take a new backup.");
+        return found
             ?? throw new ConfigurationException(
                 $"No backup with id or name '{idOrName}' under {Describe(_basePrefix)} ({all.Count} backup(s) found: {string.Join(", ", all.Take(10).Select(b => b.Name is null ? b.Id : $"{b.Id} ({b.Name})"))}{(all.Count > 10 ? ", …" : "")}).",
                 "Use an id or name from the backup list, or 'latest'.");
@@ -132,7 +147,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         }
         var other = all.Count - failed.Count;
         if (other > 0)
-            message.Append($", {other} in other states ({string.Join(", ", all.Where(b => b.Status != BackupStatus.Failed).Take(5).Select(b => $"{b.Id}: {b.Status}"))})");
+            message.Append($", {other} in other states ({string.Join("; ", all.Where(b => b.Status != BackupStatus.Failed).Take(5).Select(b => $"{b.Id}: {b.Status}{(b.Error is { } why ? $" ({why})" : "")}"))})");
         message.Append('.');
         return new RestoreFailedException(message.ToString(),
             "Fix the cause of the failed backups and take a new one (barman-cloud-backup, or a CNPG Backup); backups still running become usable when they finish.");
@@ -189,6 +204,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         try
         {
             var info = BackupInfoFile.Parse(text, folder.Id, infoSource);
+            info.Validate(DateTimeOffset.UtcNow);
             var status = info.BackupStatus;
             var error = info.Error;
             if (status == BackupStatus.Done && dataArchive is null)
@@ -219,7 +235,8 @@ public sealed class BarmanCloudCatalog : IDisposable
         }
         catch (RestoreFailedException ex)
         {
-            // One damaged backup.info must not hide the other backups; it shows up as unusable instead.
+            // One damaged backup.info must not hide the other backups; it shows up as unusable instead, and its
+            // message (file, key and value) is what a list and a drill report.
             return new Backup
             {
                 Id = folder.Id,
@@ -266,7 +283,7 @@ public sealed class BarmanCloudCatalog : IDisposable
 
     internal static void ValidateServerName(string serverName)
     {
-        if (string.IsNullOrWhiteSpace(serverName) || serverName.Contains('/') || serverName != serverName.Trim())
+        if (string.IsNullOrWhiteSpace(serverName) || serverName.Contains('/') || serverName != serverName.Trim() || serverName is "." or "..")
             throw new ConfigurationException(
                 $"'{serverName}' is not a Barman server name.",
                 "Give the server name as the single folder under the destination path (CNPG: the cluster name, or barmanObjectStore.serverName), without slashes or spaces.");

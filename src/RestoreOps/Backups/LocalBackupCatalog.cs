@@ -106,12 +106,12 @@ public static partial class LocalBackupCatalog
         };
     }
 
-    /// <summary>Reads a pg_dump custom-format file's header with <c>pg_restore -l</c>.</summary>
-    public static async Task<Backup> ReadDumpAsync(string dumpFile, CancellationToken cancellationToken)
+    /// <summary>Reads a pg_dump custom-format file's header with <c>pg_restore -l</c> (from <paramref name="postgresBinDirectory"/> when given).</summary>
+    public static async Task<Backup> ReadDumpAsync(string dumpFile, CancellationToken cancellationToken, string? postgresBinDirectory = null)
     {
         if (!File.Exists(dumpFile))
             throw new ConfigurationException($"The dump file '{dumpFile}' does not exist.", "Pass a file written by pg_dump -Fc (--dump).");
-        var binaries = await PostgresBinaries.FindAsync(null, null, cancellationToken).ConfigureAwait(false);
+        var binaries = await PostgresBinaries.FindAsync(null, postgresBinDirectory, cancellationToken).ConfigureAwait(false);
         var r = await CommandRunner.RunAsync(binaries.Tool("pg_restore"), ["-l", dumpFile], null, null, cancellationToken).ConfigureAwait(false);
         if (r.ExitCode != 0)
             throw new RestoreFailedException($"pg_restore cannot read '{dumpFile}': {r.Tail(5)}",

@@ -20,7 +20,7 @@ public sealed class DrillOptions
     /// <summary>Parallelism and per-check timeout (a check file's settings); default: the runner's.</summary>
     public CheckRunOptions? CheckRun { get; init; }
     /// <summary>Folder of earlier drill records, for checks relative to the previous drill of the same source.</summary>
-    public string? EvidenceDirectory { get; init; }
+    public string? EvidenceDirectory { get; init => field = InputPaths.Absolute(value, "evidence directory"); }
     /// <summary>Leave the restored instance running after the drill (for a human to look at); a sweep or the user removes it.</summary>
     public bool Keep { get; init; }
     /// <summary>Keep the restored target only when the drill did not pass, for a human to find out why.</summary>
@@ -28,7 +28,8 @@ public sealed class DrillOptions
     /// <summary>How long to wait for the target to accept sessions; null: the local restore's own timeout, 30 minutes for CNPG.</summary>
     public TimeSpan? ReadyTimeout { get; init; }
     /// <summary>Drill id; generated when null.</summary>
-    public string? DrillId { get; init; }
+    /// <exception cref="ConfigurationException">Not a safe id (see <see cref="DrillIds"/>): it names files and directories.</exception>
+    public string? DrillId { get; init => field = DrillIds.Validate(value); }
     /// <summary>The source in the user's words, for the record.</summary>
     public string? SourceDescription { get; init; }
     /// <summary>RPO and RTO limits; a breach makes the verdict Failed. Null or empty: none are judged.</summary>

@@ -46,20 +46,53 @@ public static class DrillRecordJson
 
     /// <summary>
     /// Seals the record with a digest (see <see cref="RecordSeal"/>), writes <c>&lt;directory&gt;/&lt;drillId&gt;.json</c> and returns its path. Writes a temporary file first so a crash never leaves half a record.
+    /// An existing record is never replaced.
     /// </summary>
+    /// <exception cref="ConfigurationException">The drill id is not a safe file name, or a record with this drill id is already there.</exception>
     public static async Task<string> WriteAsync(DrillRecord record, string directory, CancellationToken cancellationToken) =>
         await WriteAsync(record, directory, signingKey: null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>As <see cref="WriteAsync(DrillRecord, string, CancellationToken)"/>, and signs the record when <paramref name="signingKey"/> is given.</summary>
+    /// <exception cref="ConfigurationException">The drill id is not a safe file name, or a record with this drill id is already there.</exception>
     public static async Task<string> WriteAsync(DrillRecord record, string directory, byte[]? signingKey, CancellationToken cancellationToken)
     {
+        var path = RecordPath(directory, record.DrillId);
+        EnsureNew(path, record.DrillId);
         RecordSeal.Seal(record, signingKey);
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, record.DrillId + ".json");
-        var temp = path + ".tmp";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // A name of its own: two writers of one id must not share (and truncate) one temporary file.
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         await File.WriteAllTextAsync(temp, Serialize(record) + "\n", cancellationToken).ConfigureAwait(false);
-        File.Move(temp, path, overwrite: true);
+        try
+        {
+            // Without overwrite the move is a link(2): it fails if the name exists, even if the record appeared after EnsureNew.
+            File.Move(temp, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temp);
+            EnsureNew(path, record.DrillId);
+            throw;
+        }
         return path;
+    }
+
+    /// <summary>Where the record of <paramref name="drillId"/> lives in <paramref name="directory"/> (an absolute path).</summary>
+    /// <exception cref="ConfigurationException">The drill id is not a safe file name (see <see cref="DrillIds"/>).</exception>
+    public static string RecordPath(string directory, string drillId)
+    {
+        ArgumentNullException.ThrowIfNull(drillId);
+        DrillIds.Validate(drillId);
+        return Path.Combine(Path.GetFullPath(directory), drillId + ".json");
+    }
+
+    /// <summary>Refuses a record path that exists: evidence is never overwritten.</summary>
+    internal static void EnsureNew(string path, string drillId)
+    {
+        if (File.Exists(path))
+            throw new ConfigurationException(
+                $"The evidence record {path} already exists: drill id '{drillId}' was used before, and evidence is never overwritten.",
+                "Run the drill with a new drill id (or none, to get a generated one); move the old record away only if it is really not needed.");
     }
 
     private static JsonNode ToRedactedNode(DrillRecord record)

@@ -12,27 +12,41 @@ public static partial class DurationText
     private static partial Regex Compact();
 
     /// <summary>Parses <paramref name="text"/>; <paramref name="optionName"/> names the input in the error.</summary>
-    /// <exception cref="ConfigurationException">Not a duration, or not positive.</exception>
-    public static TimeSpan Parse(string text, string optionName)
+    /// <param name="text">What the user wrote.</param>
+    /// <param name="optionName">The option or parameter, named in the error.</param>
+    /// <param name="maximum">The longest value accepted; default <see cref="InputLimits.MaxDuration"/> (ten years).</param>
+    /// <exception cref="ConfigurationException">Not a duration, not positive, or longer than <paramref name="maximum"/>.</exception>
+    public static TimeSpan Parse(string text, string optionName, TimeSpan? maximum = null)
     {
+        var max = maximum ?? InputLimits.MaxDuration;
         var t = text.Trim();
         TimeSpan value;
         if (t.StartsWith('P') || t.StartsWith('p'))
         {
             try { value = XmlConvert.ToTimeSpan(t.ToUpperInvariant()); }
             catch (FormatException) { throw Invalid(text, optionName); }
+            catch (OverflowException) { throw TooLong(text, optionName, max); }
         }
         else
         {
             var m = Compact().Match(t);
             if (t.Length == 0 || !m.Success) throw Invalid(text, optionName);
             double Part(string g) => m.Groups[g].Success ? double.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
+            // Bounded as a double first: a part alone can overflow TimeSpan (99999999999999d). Then summed part by
+            // part, which is exact (26h stays 1d2h, not a tick short of it).
+            if (Part("d") + Part("h") / 24 + Part("m") / 1440 + Part("s") / 86400 > max.TotalDays) throw TooLong(text, optionName, max);
             value = TimeSpan.FromDays(Part("d")) + TimeSpan.FromHours(Part("h")) + TimeSpan.FromMinutes(Part("m")) + TimeSpan.FromSeconds(Part("s"));
         }
         if (value <= TimeSpan.Zero)
             throw new ConfigurationException($"{optionName} '{text}' is not a positive duration.", "Give a limit greater than zero, e.g. 30m or 26h.");
+        if (value > max) throw TooLong(text, optionName, max);
         return value;
     }
+
+    private static ConfigurationException TooLong(string text, string optionName, TimeSpan max) =>
+        new($"{optionName} '{Shorten(text)}' is longer than the {Format(max)} this option allows.", $"Give a duration of at most {Format(max)}, e.g. 26h or 7d.");
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
     /// <summary>A short human form: <c>2d3h</c>, <c>4h12m</c>, <c>7m30s</c>, <c>12.3s</c>.</summary>
     public static string Format(TimeSpan value)
@@ -47,5 +61,5 @@ public static partial class DurationText
     }
 
     private static ConfigurationException Invalid(string text, string optionName) =>
-        new($"{optionName} '{text}' is not a duration.", "Write it as 90s, 30m, 26h, 7d, 1d12h, or ISO 8601 such as PT30M.");
+        new($"{optionName} '{Shorten(text)}' is not a duration.", "Write it as 90s, 30m, 26h, 7d, 1d12h, or ISO 8601 such as PT30M.");
 }

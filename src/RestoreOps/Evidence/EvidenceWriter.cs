@@ -26,7 +26,8 @@ public sealed record EvidencePaths(string Json, string JUnit, string Markdown, s
 /// <summary>
 /// Writes every evidence format for a drill into one folder: the sealed JSON record, JUnit XML, Markdown, an HTML
 /// report with trends from the folder's earlier records, and Prometheus text. Each file is written to a temporary
-/// name and moved into place, so a reader never sees half a file.
+/// name and moved into place, so a reader never sees half a file. A record is never overwritten: a drill id used
+/// before is refused, and the other files of that id are left alone (they belong to the earlier record).
 /// </summary>
 /// <example>
 /// <code>
@@ -37,23 +38,47 @@ public sealed record EvidencePaths(string Json, string JUnit, string Markdown, s
 public static class EvidenceWriter
 {
     /// <summary>Writes all formats and returns their paths. Seals the record (sets its digest and signature) first.</summary>
+    /// <exception cref="ConfigurationException">
+    /// The drill id is not a safe file name, or <paramref name="directory"/> already holds a record of it. The textfile
+    /// collector copy (a file replaced by every drill by design) is still written.
+    /// </exception>
     public static async Task<EvidencePaths> WriteAllAsync(DrillRecord record, string directory, EvidenceOptions options, CancellationToken ct)
     {
+        var jsonPath = DrillRecordJson.RecordPath(directory, record.DrillId);
+        directory = Path.GetDirectoryName(jsonPath)!;
         Directory.CreateDirectory(directory);
         // Read before writing this record so a broken earlier file cannot stop today's evidence from being written.
         var earlier = DrillHistory.Load(directory).ForSource(record.Source).Where(r => r.DrillId != record.DrillId).ToList();
-        var json = await DrillRecordJson.WriteAsync(record, directory, options.SigningKey, ct).ConfigureAwait(false);
+        var lastSuccess = LastSuccess(record, earlier);
+        var metrics = PrometheusWriter.Write(record, lastSuccess);
+        string json;
+        try
+        {
+            json = await DrillRecordJson.WriteAsync(record, directory, options.SigningKey, ct).ConfigureAwait(false);
+        }
+        catch (ConfigurationException)
+        {
+            // The textfile is the latest drill's metrics, whatever became of its record: monitoring still sees the verdict.
+            if (options.TextfileCollectorPath is { } path) await WriteFileAsync(path, metrics, ct).ConfigureAwait(false);
+            throw;
+        }
         var stem = Path.Combine(directory, record.DrillId);
         var junit = await WriteFileAsync(stem + ".junit.xml", JUnitWriter.Write(record), ct).ConfigureAwait(false);
         var markdown = await WriteFileAsync(stem + ".md", MarkdownWriter.Write(record), ct).ConfigureAwait(false);
         var html = await WriteFileAsync(stem + ".html", HtmlReportWriter.Write(record, earlier), ct).ConfigureAwait(false);
-        var lastSuccess = LastSuccess(record, earlier);
-        var metrics = PrometheusWriter.Write(record, lastSuccess);
         var prom = new List<string> { await WriteFileAsync(stem + ".prom", metrics, ct).ConfigureAwait(false) };
         if (options.TextfileCollectorPath is { } textfile)
             prom.Add(await WriteFileAsync(textfile, metrics, ct).ConfigureAwait(false));
         return new EvidencePaths(json, junit, markdown, html, prom);
     }
+
+    /// <summary>
+    /// Refuses, before a drill starts, a drill id whose record <paramref name="directory"/> already holds: the drill
+    /// could not record its evidence.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The id is not a safe file name, or its record exists.</exception>
+    public static void EnsureNewRecord(string directory, string drillId) =>
+        DrillRecordJson.EnsureNew(DrillRecordJson.RecordPath(directory, drillId), drillId);
 
     /// <summary>When the last passed drill of the record's source ended: the record itself if it passed, else the newest passed earlier one.</summary>
     public static DateTimeOffset? LastSuccess(DrillRecord record, IEnumerable<DrillRecord> earlier) =>
@@ -62,10 +87,10 @@ public static class EvidenceWriter
 
     private static async Task<string> WriteFileAsync(string path, string text, CancellationToken ct)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
+        path = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         // The textfile collector reads *.prom: the temporary name must not end in .prom or it would read half a file.
-        var temp = path + ".tmp";
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         // The output passed through the redacted record already; this catches a secret a format adds on its own.
         await File.WriteAllTextAsync(temp, Redactor.Redact(text), ct).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);

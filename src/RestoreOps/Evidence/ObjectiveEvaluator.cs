@@ -57,6 +57,14 @@ public static class ObjectiveEvaluator
                 Kind = kind, Limit = limit, Verdict = ObjectiveVerdict.NotMeasured,
                 Message = $"{what} could not be measured against the objective {DurationText.Format(limit)}: {whyUnmeasured}",
             };
+        // An age below zero means a time from the future: a wrong clock or a forged catalogue. Counting it as met would
+        // make the stalest backup look the freshest.
+        if (kind != ObjectiveKind.RestoreTime && -value > InputLimits.ClockSkewAllowance)
+            return new ObjectiveResult
+            {
+                Kind = kind, Limit = limit, Actual = value, Verdict = ObjectiveVerdict.NotMeasured,
+                Message = $"{what} could not be measured against the objective {DurationText.Format(limit)}: it is {DurationText.Format(value)}, a time {DurationText.Format(-value)} in the future (more than the {DurationText.Format(InputLimits.ClockSkewAllowance)} allowed for clock skew); check the clocks of the backup host and of this one",
+            };
         var met = value <= limit;
         return new ObjectiveResult
         {

@@ -28,13 +28,19 @@ public sealed class PushgatewayOptions
 /// <example><code>var outcome = await Pushgateway.PushAsync(record, lastSuccess, new PushgatewayOptions { Url = new("http://pushgateway:9091") }, ct);</code></example>
 public static class Pushgateway
 {
-    /// <summary>The URL the record's group is pushed to.</summary>
+    /// <summary>
+    /// The URL the record's group is pushed to: the group's path appended to the base URL's path (a Pushgateway behind a
+    /// path prefix works), the base URL's query string kept as the query (a proxy may need it), any fragment dropped.
+    /// </summary>
     public static Uri GroupUrl(PushgatewayOptions options, string? source)
     {
         // Sources contain slashes (s3://bucket/path); the base64url form of a grouping label is the Pushgateway's answer to that.
         var encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(source ?? DrillHistory.UnknownSource)).Replace('+', '-').Replace('/', '_');
-        var baseUrl = options.Url.ToString().TrimEnd('/');
-        return new Uri($"{baseUrl}/metrics/job/{Uri.EscapeDataString(options.Job)}/source@base64/{encoded}");
+        // Built from the parts: appending to the whole URL text put the group after a query string, where the
+        // Pushgateway never sees it.
+        var url = new UriBuilder(options.Url) { Fragment = "" };
+        url.Path = $"{url.Path.TrimEnd('/')}/metrics/job/{Uri.EscapeDataString(options.Job)}/source@base64/{encoded}";
+        return url.Uri;
     }
 
     /// <summary>Pushes the metrics; <paramref name="lastSuccess"/> as for <see cref="PrometheusWriter.Write"/>. A failure is reported in the outcome, not thrown.</summary>

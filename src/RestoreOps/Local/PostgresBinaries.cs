@@ -27,13 +27,15 @@ public sealed partial class PostgresBinaries
     public string Tool(string name) => Path.Combine(Directory, name);
 
     /// <summary>
-    /// Finds binaries of <paramref name="major"/> (or the newest found when null). Looks in
-    /// <paramref name="explicitDirectory"/>, then <c>PG_BIN</c>, then PATH, then the distributions' usual places.
+    /// Finds binaries of <paramref name="major"/> (or the newest found when null). Uses <paramref name="explicitDirectory"/>
+    /// when given, and nothing else; otherwise looks in <c>PG_BIN</c>, then PATH, then the distributions' usual places.
     /// </summary>
+    /// <exception cref="ConfigurationException"><paramref name="explicitDirectory"/> holds no working postgres, or one of another major version.</exception>
+    /// <exception cref="InfrastructureException">No directory searched holds the binaries.</exception>
     public static async Task<PostgresBinaries> FindAsync(int? major, string? explicitDirectory, CancellationToken cancellationToken)
     {
+        if (explicitDirectory is not null) return await FromExplicitAsync(major, explicitDirectory, cancellationToken).ConfigureAwait(false);
         var candidates = new List<string>();
-        if (!string.IsNullOrEmpty(explicitDirectory)) candidates.Add(explicitDirectory);
         if (Environment.GetEnvironmentVariable("PG_BIN") is { Length: > 0 } pgBin) candidates.Add(pgBin);
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
@@ -71,6 +73,24 @@ public sealed partial class PostgresBinaries
             major is null
                 ? "Install the PostgreSQL server (Debian: apt-get install postgresql-15) or set PG_BIN to the directory holding postgres."
                 : $"Install PostgreSQL {major} (Debian: apt-get install postgresql-{major}) or set PG_BIN / --pg-bin to the directory holding its postgres; a restore needs the backup's major version.");
+    }
+
+    /// <summary>
+    /// A directory the user named is a promise: falling back to other binaries would restore with a PostgreSQL nobody
+    /// chose, or fail far from the real cause.
+    /// </summary>
+    private static async Task<PostgresBinaries> FromExplicitAsync(int? major, string directory, CancellationToken cancellationToken)
+    {
+        var dir = InputPaths.Absolute(directory, "--pg-bin (-PostgresBinDirectory)")!;
+        const string fix = "Point --pg-bin (-PostgresBinDirectory) at the bin directory of the backup's PostgreSQL major version, e.g. /usr/lib/postgresql/15/bin, or leave it out to search PG_BIN, PATH and the usual places.";
+        if (!File.Exists(Path.Combine(dir, "postgres")))
+            throw new ConfigurationException($"The PostgreSQL binaries directory {dir} {(System.IO.Directory.Exists(dir) ? "has no postgres program" : "does not exist")}.", fix);
+        var probe = await ProbeAsync(dir, cancellationToken).ConfigureAwait(false)
+            ?? throw new ConfigurationException($"{Path.Combine(dir, "postgres")} does not run or does not report a PostgreSQL version (postgres --version).", fix);
+        if (major is { } wanted && probe.MajorVersion != wanted)
+            throw new ConfigurationException(
+                $"The PostgreSQL binaries directory {dir} holds PostgreSQL {probe.Version}, but the backup needs major version {wanted}: PostgreSQL cannot read another major version's data directory.", fix);
+        return probe;
     }
 
     private static IEnumerable<int> KnownMajors() => Enumerable.Range(10, 10).Reverse();

@@ -182,4 +182,83 @@ xlog_segment_size=16777216
     {
         Assert.Equal(expected, BackupInfoFile.UnquotePython(raw));
     }
+
+    private const string InfoSource = "s3://backups/pg/pg1/base/20261121T051928/backup.info";
+    private static readonly DateTimeOffset Now = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The real DONE backup.info with one value replaced, as a damaged or forged file would have it.</summary>
+    private static BackupInfoFile DoneWith(string key, string value) =>
+        BackupInfoFile.Parse(System.Text.RegularExpressions.Regex.Replace(DoneGzip, $"(?m)^{key}=.*$", $"{key}={value}"), "20261121T051928", InfoSource);
+
+    [Fact]
+    public void The_real_backup_info_passes_validation()
+    {
+        BackupInfoFile.Parse(DoneGzip, "20261121T051928", InfoSource).Validate(Now);
+        BackupInfoFile.Parse(FailedSnappy, "20261121T052102", InfoSource).Validate(Now);
+    }
+
+    [Theory]
+    [InlineData("xlog_segment_size", "0")]
+    [InlineData("xlog_segment_size", "-16777216")]
+    [InlineData("xlog_segment_size", "16777215")]
+    [InlineData("xlog_segment_size", "524288")]
+    [InlineData("xlog_segment_size", "2147483648")]
+    [InlineData("timeline", "0")]
+    [InlineData("timeline", "-3")]
+    [InlineData("version", "15")]
+    [InlineData("version", "1500018")]
+    public void Numbers_outside_postgres_ranges_name_the_file_key_and_value(string key, string value)
+    {
+        var info = DoneWith(key, value);
+        // The typed value itself refuses: every consumer (the catalogue, WAL arithmetic) gets a valid number or this error.
+        var ex = Assert.Throws<RestoreFailedException>(() => key switch
+        {
+            "xlog_segment_size" => (object?)info.XlogSegmentSize,
+            "timeline" => info.Timeline,
+            _ => info.Version,
+        });
+        Assert.Contains(InfoSource, ex.Message);
+        Assert.Contains($"{key}='{value}'", ex.Message);
+        Assert.Throws<RestoreFailedException>(() => info.Validate(Now));
+    }
+
+    [Theory]
+    [InlineData("xlog_segment_size", "1048576")]
+    [InlineData("xlog_segment_size", "1073741824")]
+    [InlineData("version", "90624")]
+    [InlineData("version", "180001")]
+    public void Every_size_and_version_postgres_can_have_is_accepted(string key, string value)
+    {
+        // With 1 GiB segments a log file holds 4 of them: segment 05 would not exist, 03 does.
+        var text = System.Text.RegularExpressions.Regex.Replace(DoneGzip, $"(?m)^{key}=.*$", $"{key}={value}").Replace("000000010000000000000005", "000000010000000000000003");
+        BackupInfoFile.Parse(text, "20261121T051928", InfoSource).Validate(Now);
+    }
+
+    [Theory]
+    [InlineData("begin_wal", "00000001000000000000000G")]
+    [InlineData("begin_wal", "000000000000000000000005")]
+    [InlineData("end_wal", "0000000100000000000001FF")]
+    [InlineData("end_wal", "000000010000000000000004")]
+    [InlineData("begin_xlog", "5000028")]
+    [InlineData("end_xlog", "0/5000000")]
+    [InlineData("end_time", "2026-11-21 05:19:27+00:00")]
+    public void Wal_names_locations_and_times_that_cannot_be_are_refused(string key, string value)
+    {
+        var ex = Assert.Throws<RestoreFailedException>(() => DoneWith(key, value).Validate(Now));
+        Assert.Contains(InfoSource, ex.Message);
+        Assert.Contains($"{key}='{value}'", ex.Message);
+    }
+
+    [Fact]
+    public void A_time_in_the_future_beyond_clock_skew_is_refused_and_within_it_is_not()
+    {
+        var future = Now.AddHours(3).ToString("yyyy-MM-dd HH:mm:ss.ffffff+00:00", System.Globalization.CultureInfo.InvariantCulture);
+        var ex = Assert.Throws<RestoreFailedException>(() => DoneWith("end_time", future).Validate(Now));
+        Assert.Contains($"end_time='{future}'", ex.Message);
+        Assert.Contains("3h0m in the future", ex.Message);
+        Assert.Contains("clock", ex.Fix);
+
+        var skewed = Now.AddMinutes(2).ToString("yyyy-MM-dd HH:mm:ss.ffffff+00:00", System.Globalization.CultureInfo.InvariantCulture);
+        DoneWith("end_time", skewed).Validate(Now);
+    }
 }

@@ -175,6 +175,40 @@ public sealed class BarmanCloudCatalogTests(S3rverServer s3)
     }
 
     [Fact]
+    public async Task A_backup_dated_in_the_future_is_never_the_latest_and_says_why()
+    {
+        // A forged or clock-skewed end time would make this the "newest" backup, with a negative age that meets any RPO.
+        var future = DateTimeOffset.UtcNow.AddDays(30).ToString("yyyy-MM-dd HH:mm:ss.ffffff+00:00", System.Globalization.CultureInfo.InvariantCulture);
+        var root = await LayoutAsync(
+            ("pg1/base/20261121T051928/backup.info", BackupInfoFileTests.DoneGzip),
+            ("pg1/base/20261121T051928/data.tar.gz", "gz"),
+            ("pg1/base/20261122T000000/backup.info", Info("DONE", "2026-11-22 00:00:00+00:00", future)),
+            ("pg1/base/20261122T000000/data.tar.gz", "gz"));
+        using var catalog = Catalog(root);
+
+        Assert.Equal(["20261121T051928"], (await catalog.ListAsync()).Select(b => b.Id));
+        Assert.Equal("20261121T051928", (await catalog.GetLatestAsync()).Id);
+        var flagged = Assert.Single(await catalog.ListAsync(includeUnusable: true), b => b.Id == "20261122T000000");
+        Assert.Equal(BackupStatus.Unknown, flagged.Status);
+        Assert.Contains($"end_time='{future}'", flagged.Error);
+        var ex = await Assert.ThrowsAsync<RestoreFailedException>(() => catalog.GetAsync("20261122T000000"));
+        Assert.Contains($"s3://backups/{root}/pg1/base/20261122T000000/backup.info", ex.Message);
+        Assert.Contains("in the future", ex.Message);
+    }
+
+    [Fact]
+    public async Task Only_damaged_backups_fail_latest_with_each_ones_key_and_value()
+    {
+        var root = await LayoutAsync(
+            ("pg1/base/20261121T051928/backup.info", BackupInfoFileTests.DoneGzip.Replace("xlog_segment_size=16777216", "xlog_segment_size=0")),
+            ("pg1/base/20261121T051928/data.tar.gz", "gz"));
+        using var catalog = Catalog(root);
+        var ex = await Assert.ThrowsAsync<RestoreFailedException>(() => catalog.GetLatestAsync());
+        Assert.Contains("xlog_segment_size='0'", ex.Message);
+        Assert.Contains($"s3://backups/{root}/pg1/base/20261121T051928/backup.info", ex.Message);
+    }
+
+    [Fact]
     public async Task Works_at_the_bucket_root_with_many_backups_read_in_parallel()
     {
         var server = $"srv-{Guid.NewGuid():N}";

@@ -116,6 +116,22 @@ public class PushgatewayTests
         Assert.Contains("restoreops_drill_verdict{source=\"s3://backups/prod/pg-main\",verdict=\"failed\"} 1", request.Body);
     }
 
+    [Theory]
+    [InlineData("?tenant=a", "/metrics/job/restoreops/source@base64/{0}?tenant=a")]
+    [InlineData("pushgateway/?tenant=a#frag", "/pushgateway/metrics/job/restoreops/source@base64/{0}?tenant=a")]
+    [InlineData("pushgateway", "/pushgateway/metrics/job/restoreops/source@base64/{0}")]
+    public async Task A_base_url_with_a_path_or_query_still_pushes_to_the_group(string relative, string expected)
+    {
+        // Appending the group to the URL text put it inside the query string, where the Pushgateway never looks.
+        await using var server = new LoopbackServer();
+        var options = new PushgatewayOptions { Url = new Uri(server.BaseUrl, relative), RetryDelay = TimeSpan.Zero };
+        var outcome = await Pushgateway.PushAsync(SampleRecords.Passed(), null, options, CancellationToken.None);
+        await server.WaitForRequestsAsync(1);
+        Assert.True(outcome.Sent, outcome.Message);
+        var group = Convert.ToBase64String(Encoding.UTF8.GetBytes("s3://backups/prod/pg-main")).Replace('+', '-').Replace('/', '_');
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, group), Assert.Single(server.Requests).PathAndQuery);
+    }
+
     [Fact]
     public async Task A_refused_push_is_reported()
     {

@@ -68,6 +68,45 @@ public class ObjectiveTests
         Assert.Equal(ObjectiveVerdict.Breached, r.Objectives.Single().Verdict);
     }
 
+    [Fact]
+    public void A_backup_from_the_future_never_meets_an_age_objective()
+    {
+        // A negative age is a wrong clock or a forged catalogue: "met" would make the stalest backup look the freshest.
+        var r = Record();
+        r.BackupAge = TimeSpan.FromHours(-2);
+        ObjectiveEvaluator.Apply(r, new DrillObjectives { MaxBackupAge = TimeSpan.FromHours(26) });
+        Assert.Equal(DrillVerdict.Failed, r.Verdict);
+        var age = r.Objectives.Single();
+        Assert.Equal(ObjectiveVerdict.NotMeasured, age.Verdict);
+        Assert.Contains("2h0m in the future", age.Message);
+
+        // Within the clock-skew allowance a backup is just new.
+        var skewed = Record();
+        skewed.BackupAge = TimeSpan.FromMinutes(-1);
+        ObjectiveEvaluator.Apply(skewed, new DrillObjectives { MaxBackupAge = TimeSpan.FromHours(26) });
+        Assert.Equal(DrillVerdict.Passed, skewed.Verdict);
+    }
+
+    [Theory]
+    [InlineData("99999999999999d")]
+    [InlineData("3651d")]
+    [InlineData("87601h")]
+    [InlineData("P3651D")]
+    [InlineData("9999999999999999999999999999999999999999s")]
+    public void Durations_past_ten_years_name_the_option_instead_of_overflowing(string text)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => DurationText.Parse(text, "--max-backup-age"));
+        Assert.Contains("--max-backup-age", e.Message);
+        Assert.Contains("3650d0h", e.Message);
+    }
+
+    [Fact]
+    public void A_caller_can_hold_a_duration_to_a_shorter_maximum()
+    {
+        Assert.Equal(TimeSpan.FromDays(3650), DurationText.Parse("3650d", "--max-backup-age"));
+        Assert.Throws<ConfigurationException>(() => DurationText.Parse("8d", "--timeout", TimeSpan.FromDays(7)));
+    }
+
     [Theory]
     [InlineData("90s", 90)]
     [InlineData("30m", 1800)]
