@@ -100,7 +100,7 @@ public static class CheckFile
         string text;
         try
         {
-            YamlGuard.CheckFileSize(path, "a check file");
+            YamlGuard.CheckFileSize(path, Path.GetFileName(path), "a check file");
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
