@@ -35,10 +35,14 @@ internal sealed class CheckAccess
     /// <summary>The role this run created, or null while none was (not yet, or the given connection is no superuser).</summary>
     internal string? CreatedRole { get; private set; }
 
-    /// <summary>The role checks run as in <paramref name="database"/>, once known (for messages).</summary>
-    internal string? RoleIn(string database)
+    /// <summary>Who checks run as in <paramref name="database"/> and what that role may do, for a refused privilege's message.</summary>
+    internal string Describe(string database)
     {
-        lock (_ready) return _ready.TryGetValue(database, out var s) ? s.Username : null;
+        string? user;
+        lock (_ready) user = _ready.TryGetValue(database, out var s) ? s.Username : null;
+        return user is not null && user == CreatedRole
+            ? $"Checks run as {user}, which reads all data and statistics but cannot write, read server files, run programs or take another role's rights (docs/checks.md)"
+            : $"Checks run as {user ?? "the connection's role"}, which is not a superuser (docs/checks.md)";
     }
 
     /// <summary>Settings to log in to <paramref name="database"/> as the checking role; creates the role on first use.</summary>

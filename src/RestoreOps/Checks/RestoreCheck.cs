@@ -126,7 +126,7 @@ public abstract class RestoreCheck
             {
                 PostgresException { SqlState: "57014" } => "A statement hit statement_timeout: raise statementTimeout in the check file or narrow the check.",
                 PostgresException { SqlState: "42501" } =>
-                    $"Checks run as {context.Access.RoleIn(Database) ?? "a non-superuser role"}, which reads all data and statistics but cannot write, read server files, run programs or take another role's rights (docs/checks.md): change the query, or grant the privilege in the source if the application needs it.",
+                    $"{context.Access.Describe(Database)}: change the query, or grant the privilege in the source if the application needs it.",
                 PostgresException pg when pg.SqlState.StartsWith("22", StringComparison.Ordinal) => "Run the query on the restored copy to see the value it failed on, then fix the query or the data.",
                 _ => "Fix the check or the database it names.",
             };
