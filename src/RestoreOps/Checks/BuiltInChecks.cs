@@ -125,28 +125,45 @@ public sealed class RowCountCheck : RestoreCheck
     }
 }
 
-/// <summary>A query's single value equals the expected text.</summary>
+/// <summary>
+/// A query's single value equals the expected text. The query is one statement in a read-only transaction (see
+/// <see cref="CheckSession.UserQueryAsync"/>). Numbers, booleans and NULL are recorded as they are; any other value (text,
+/// dates, ids: possibly row data or a secret) is recorded in <c>Expected</c>, <c>Actual</c> and the message only as
+/// <c>sha256:…</c> unless <see cref="ShowValue"/> is set. An expected value written as <c>sha256:…</c> matches a value with that hash.
+/// </summary>
 /// <example><code>new SqlScalarCheck("no orphans", "shop", "select count(*) from orders o left join customers c on c.id = o.customer_id where c.id is null", "0")</code></example>
-public sealed class SqlScalarCheck(string name, string database, string sql, string expected) : RestoreCheck(name, "sql", database)
+public sealed class SqlScalarCheck(string name, string database, string sql, string expected, bool showValue = false) : RestoreCheck(name, "sql", database)
 {
     /// <summary>The query.</summary>
     public string Sql { get; } = sql;
-    /// <summary>Expected value, compared as text (<c>null</c> for SQL NULL).</summary>
+    /// <summary>Expected value, compared as text (<c>null</c> for SQL NULL), or <c>sha256:</c> and the hash of that text.</summary>
     public string Expected { get; } = expected;
+    /// <summary>Record a text value as it is instead of its hash (the check file's <c>showValue: true</c>).</summary>
+    public bool ShowValue { get; } = showValue;
 
     /// <inheritdoc />
     protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
     {
-        var value = await ReadScalarAsync(context, Database, Sql, cancellationToken).ConfigureAwait(false);
-        var actual = value switch
+        await using var s = await CheckSession.OpenAsync(context, Database, readOnly: true, cancellationToken).ConfigureAwait(false);
+        object? value = null;
+        await using (var r = await s.UserQueryAsync("query", Sql, write: false, cancellationToken).ConfigureAwait(false))
+            if (await r.ReadAsync(cancellationToken).ConfigureAwait(false) && r.FieldCount > 0 && !await r.IsDBNullAsync(0, cancellationToken).ConfigureAwait(false))
+                value = r.GetValue(0);
+        var text = value switch
         {
             null => "null",
             bool b => b ? "true" : "false",
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => value.ToString() ?? "null",
         };
-        return actual == Expected
-            ? (CheckStatus.Passed, Expected, actual, $"{Name}: got {actual} as expected.")
-            : (CheckStatus.Failed, Expected, actual, $"{Name}: expected {Expected} but the restored database returned {actual}. Check the data or update the expectation.");
+        var expectsHash = UserSql.IsHash(Expected);
+        var matches = expectsHash ? string.Equals(UserSql.Hash(text), Expected, StringComparison.OrdinalIgnoreCase) : text == Expected;
+        var show = ShowValue || UserSql.IsPlain(value);
+        var actual = show ? text : UserSql.Hash(text);
+        var expected = show || expectsHash ? Expected : UserSql.Hash(Expected);
+        var hidden = show ? "" : " (a value that is not a number or boolean is recorded as its SHA-256; set showValue: true to record it as it is)";
+        return matches
+            ? (CheckStatus.Passed, expected, actual, $"{Name}: got {actual} as expected{hidden}.")
+            : (CheckStatus.Failed, expected, actual, $"{Name}: expected {expected} but the restored database returned {actual}{hidden}. Check the data or update the expectation.");
     }
 }

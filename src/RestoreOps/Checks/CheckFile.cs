@@ -83,7 +83,7 @@ public static class CheckFile
         ["sequences"] = ["schemas"],
         ["amcheck"] = ["maxRelations", "budget", "install", "heap"],
         ["recovery-point"] = ["table", "column", "commitTimestamps", "maxDataAge", "maxGapToTarget"],
-        ["sql"] = ["query", "equals", "noRows", "minRows"],
+        ["sql"] = ["query", "equals", "noRows", "minRows", "showValue"],
     };
 
     /// <summary>Migration tool names accepted by <c>tool</c>.</summary>
@@ -100,6 +100,7 @@ public static class CheckFile
         string text;
         try
         {
+            YamlGuard.CheckFileSize(path, Path.GetFileName(path), "a check file");
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -113,6 +114,8 @@ public static class CheckFile
     /// <exception cref="ConfigurationException">The text is not a valid check file.</exception>
     public static CheckSuite Parse(string text, string sourceName)
     {
+        // Before the tree is built: YamlStream would expand aliases and recurse once per nesting level.
+        YamlGuard.Check(text, sourceName, "a check file");
         var stream = new YamlStream();
         try
         {
@@ -167,13 +170,17 @@ public static class CheckFile
         }
     }
 
-    internal static Node FromObject(object? value, string path) => value switch
+    internal static Node FromObject(object? value, string path, int depth = 0) => value switch
     {
+        // A hashtable that contains itself would recurse until the stack overflows and the host dies.
+        IEnumerable and not string when depth >= YamlGuard.MaxDepth => throw new ConfigurationException(
+            $"{path}: the checks nest more than {YamlGuard.MaxDepth} levels of dictionaries and lists (does a hashtable contain itself?).",
+            "Pass plain dictionaries and lists a few levels deep, shaped like the check file (docs/checks.md)."),
         null => new Scalar(null, path, null, true, null),
         string s => new Scalar(null, path, s, false, s),
         IDictionary d => new Mapping(null, path, d.Keys.Cast<object>().Select(k => (Convert.ToString(k, CultureInfo.InvariantCulture) ?? "", (int?)null,
-            FromObject(d[k], $"{path}.{k}"))).ToList()),
-        IEnumerable e => new Sequence(null, path, e.Cast<object?>().Select((x, i) => FromObject(x, $"{path}[{i}]")).ToList()),
+            FromObject(d[k], $"{path}.{k}", depth + 1))).ToList()),
+        IEnumerable e => new Sequence(null, path, e.Cast<object?>().Select((x, i) => FromObject(x, $"{path}[{i}]", depth + 1)).ToList()),
         bool b => new Scalar(null, path, b ? "true" : "false", true, b),
         TimeSpan t => new Scalar(null, path, t.TotalSeconds.ToString("R", CultureInfo.InvariantCulture) + "s", true, t),
         IFormattable f => new Scalar(null, path, f.ToString(null, CultureInfo.InvariantCulture), true, value),
@@ -496,8 +503,10 @@ public static class CheckFile
         {
             var node = r.Raw("equals")!;
             var expected = node is Scalar s ? s.Value ?? "null" : throw new Problem($"{r.At(r.LineOf("equals"), "equals")}key 'equals' in check {label} must be a single value");
-            return new SqlScalarCheck(checkName, database, query, expected);
+            return new SqlScalarCheck(checkName, database, query, expected, r.Bool("showValue") ?? false);
         }
+        if (r.Has("showValue"))
+            throw new Problem($"{r.At(r.LineOf("showValue"), "showValue")}key 'showValue' in check {label} only applies with 'equals' (noRows and minRows record a row count, never values)");
         if (given[0] == "noRows")
             return r.Bool("noRows") == true ? new SqlRowsCheck(checkName, database, query, null)
                 : throw new Problem($"{r.At(r.LineOf("noRows"), "noRows")}key 'noRows' in check {label} must be true (omit it otherwise)");

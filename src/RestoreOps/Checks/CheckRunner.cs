@@ -50,21 +50,29 @@ public static class CheckRunner
         var results = new CheckResult[list.Count];
         var done = 0;
         using var gate = new SemaphoreSlim(options.MaxParallelism);
-        var tasks = list.Select(async (check, i) =>
+        try
         {
-            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            var tasks = list.Select(async (check, i) =>
             {
-                progress?.Report(new DrillProgress(DrillPhase.Checks, $"Checking {check.Name}", 100.0 * Volatile.Read(ref done) / list.Count));
-                results[i] = await RunOneAsync(check, context, check.Timeout ?? options.CheckTimeout, cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref done);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }).ToList();
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    progress?.Report(new DrillProgress(DrillPhase.Checks, $"Checking {check.Name}", 100.0 * Volatile.Read(ref done) / list.Count));
+                    results[i] = await RunOneAsync(check, context, check.Timeout ?? options.CheckTimeout, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Increment(ref done);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }).ToList();
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Every check has ended (a timed-out one was cancelled and awaited): the role made for them goes, even on cancellation.
+            await context.Access.RemoveAsync(context).ConfigureAwait(false);
+        }
         return results;
     }
 

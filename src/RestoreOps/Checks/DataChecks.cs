@@ -90,7 +90,7 @@ public sealed class MigrationCheck : RestoreCheck
         if (!await Exists(table).ConfigureAwait(false))
             return (CheckStatus.Failed, $"{tool} history at version ≥ {Minimum}", "table missing",
                 $"The {tool} history table {table} does not exist in {Database}: the restore lost the schema history or the check names the wrong table or schema.");
-        var t = table.StartsWith('"') ? table : QuoteQualified(table);
+        var t = QuoteQualified(table);
         string sql = tool switch
         {
             MigrationTool.Flyway => $"select version, success from {t} where version is not null",
@@ -309,7 +309,10 @@ public sealed class RecoveryPointCheck : RestoreCheck
         : t.ToString(@"d\.hh\:mm\:ss", CultureInfo.InvariantCulture);
 }
 
-/// <summary>A custom query returns no rows (e.g. "orders without customer") or at least <see cref="MinimumRows"/> rows. Rows are counted, never reported.</summary>
+/// <summary>
+/// A custom query returns no rows (e.g. "orders without customer") or at least <see cref="MinimumRows"/> rows. Rows are counted,
+/// never reported. The query is one statement in a read-only transaction (see <see cref="CheckSession.UserQueryAsync"/>).
+/// </summary>
 /// <example><code>new SqlRowsCheck("no negative totals", "shop", "select 1 from orders where amount &lt; 0", minimumRows: null)</code></example>
 public sealed class SqlRowsCheck(string name, string database, string sql, long? minimumRows) : RestoreCheck(name, "sql", database)
 {
@@ -324,8 +327,7 @@ public sealed class SqlRowsCheck(string name, string database, string sql, long?
         await using var s = await CheckSession.OpenAsync(context, Database, readOnly: true, cancellationToken).ConfigureAwait(false);
         // Counting at most what decides the outcome keeps a broad query cheap.
         var cap = MinimumRows is { } m ? m : 1000;
-        await using var cmd = s.Command(Sql);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var r = await s.UserQueryAsync("query", Sql, write: false, cancellationToken).ConfigureAwait(false);
         long n = 0;
         while (n < cap && await r.ReadAsync(cancellationToken).ConfigureAwait(false)) n++;
         var more = n == cap && MinimumRows is null && await r.ReadAsync(cancellationToken).ConfigureAwait(false);

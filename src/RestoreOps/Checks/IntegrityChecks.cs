@@ -128,9 +128,15 @@ public sealed class AmcheckCheck(string database, int? maxRelations, TimeSpan bu
         var clock = Stopwatch.StartNew();
         if (Install)
         {
-            await using var w = await CheckSession.OpenAsync(context, Database, readOnly: false, cancellationToken).ConfigureAwait(false);
-            await w.ExecuteAsync("create extension if not exists amcheck", cancellationToken).ConfigureAwait(false);
-            await w.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            // The one statement that needs the administrative connection: amcheck is not a trusted extension, so creating it
+            // takes a superuser. The statement is fixed; nothing from the check file reaches this session.
+            await using (var admin = new Npgsql.NpgsqlConnection(context.ConnectionFor(Database).ConnectionString))
+            {
+                await admin.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await using var create = new Npgsql.NpgsqlCommand("create extension if not exists amcheck", admin);
+                await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            await context.Access.GrantAmcheckAsync(context, Database, cancellationToken).ConfigureAwait(false);
         }
         await using var s = await CheckSession.OpenAsync(context, Database, readOnly: true, cancellationToken).ConfigureAwait(false);
         var schema = await s.ScalarAsync("select extnamespace::regnamespace::text from pg_extension where extname = 'amcheck'", cancellationToken).ConfigureAwait(false) as string;

@@ -5,7 +5,11 @@ using RestoreOps.Model;
 namespace RestoreOps.Checks;
 
 /// <summary>Where checks connect, how long a statement may run, and the drill facts some checks compare with.</summary>
-/// <param name="ConnectionFor">Connection settings for a database of the restored instance (an administrative role).</param>
+/// <param name="ConnectionFor">
+/// Connection settings for a database of the restored instance (an administrative role). Checks do not run with these
+/// settings when they name a superuser: they log in as a non-superuser role made for the run (see docs/checks.md, "What a
+/// check can and cannot do").
+/// </param>
 /// <param name="StatementTimeout">Per-statement limit (<c>statement_timeout</c>).</param>
 /// <example>
 /// <code>
@@ -44,12 +48,23 @@ public sealed record CheckContext(Func<string, NpgsqlConnectionStringBuilder> Co
     /// <summary>The drill's source in the user's words (as in <c>DrillRecord.Source</c>); limits <see cref="EvidenceDirectory"/> to records of the same source.</summary>
     public string? Source { get; init; }
 
-    /// <summary>Opens a connection to <paramref name="database"/>.</summary>
+    /// <summary>The role checks log in as; shared by copies made with <c>with</c>, so a run creates it once.</summary>
+    internal CheckAccess Access { get; init; } = new();
+
+    /// <summary>Opens a connection to <paramref name="database"/> as the checking role (never a superuser).</summary>
     public async Task<NpgsqlConnection> OpenAsync(string database, CancellationToken cancellationToken)
     {
-        var c = new NpgsqlConnection(ConnectionFor(database).ConnectionString);
-        await c.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return c;
+        var c = new NpgsqlConnection((await Access.SettingsAsync(this, database, cancellationToken).ConfigureAwait(false)).ConnectionString);
+        try
+        {
+            await c.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 }
 
@@ -94,12 +109,27 @@ public abstract class RestoreCheck
         {
             throw;
         }
+        catch (CheckRefusedException e)
+        {
+            return Result(CheckStatus.Error, null, null, $"{Name} could not run in database {Database}: {e.Message} {e.Fix}", clock.Elapsed);
+        }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or InvalidOperationException or InvalidCastException or FormatException or OverflowException)
         {
-            var text = e is PostgresException pg ? $"{pg.SqlState}: {pg.MessageText}" : e.Message;
-            var fix = e is PostgresException { SqlState: "57014" }
-                ? "A statement hit statement_timeout: raise statementTimeout in the check file or narrow the check."
-                : "Fix the check or the database it names.";
+            var text = e switch
+            {
+                // A data exception's text can quote a value of the row it choked on (invalid input syntax for type integer: "…").
+                PostgresException pg when pg.SqlState.StartsWith("22", StringComparison.Ordinal) => $"{pg.SqlState} (a data exception; its text is withheld because it can quote row data)",
+                PostgresException pg => $"{pg.SqlState}: {pg.MessageText}",
+                _ => e.Message,
+            };
+            var fix = e switch
+            {
+                PostgresException { SqlState: "57014" } => "A statement hit statement_timeout: raise statementTimeout in the check file or narrow the check.",
+                PostgresException { SqlState: "42501" } =>
+                    $"{context.Access.Describe(Database)}: change the query, or grant the privilege in the source if the application needs it.",
+                PostgresException pg when pg.SqlState.StartsWith("22", StringComparison.Ordinal) => "Run the query on the restored copy to see the value it failed on, then fix the query or the data.",
+                _ => "Fix the check or the database it names.",
+            };
             return Result(CheckStatus.Error, null, null, $"{Name} could not run in database {Database}: {text}. {fix}", clock.Elapsed);
         }
     }
@@ -120,11 +150,30 @@ public abstract class RestoreCheck
         return await s.ScalarAsync(sql, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Quotes a possibly schema-qualified name (<c>schema.table</c>).</summary>
+    /// <summary>
+    /// Quotes a possibly schema-qualified name (<c>schema.table</c>); parts already in double quotes (<c>"__EFMigrationsHistory"</c>,
+    /// <c>"my.schema".t</c>) are taken as the names they quote. The result is always quoted identifiers, never SQL from the check file.
+    /// </summary>
     protected static string QuoteQualified(string name)
     {
-        var b = new NpgsqlCommandBuilder();
-        return string.Join('.', name.Split('.').Select(part => b.QuoteIdentifier(part)));
+        var parts = new List<string>();
+        var part = new System.Text.StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < name.Length && name[i + 1] == '"') { part.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else part.Append(c);
+            }
+            else if (c == '"') quoted = true;
+            else if (c == '.') { parts.Add(part.ToString()); part.Clear(); }
+            else part.Append(c);
+        }
+        parts.Add(part.ToString());
+        return string.Join('.', parts.Select(QuoteIdentifier));
     }
 
     /// <summary>Quotes one identifier.</summary>
@@ -148,19 +197,23 @@ public sealed class CheckSession : IAsyncDisposable
     /// <summary>The transaction every command runs in.</summary>
     public NpgsqlTransaction Transaction { get; }
 
-    /// <summary>Opens a session; <paramref name="readOnly"/> makes the server refuse any write the check did not mean to make.</summary>
+    /// <summary>
+    /// Opens a session as the checking role (never a superuser, see <see cref="CheckContext.ConnectionFor"/>), or with
+    /// <paramref name="settings"/> when given; <paramref name="readOnly"/> makes the server refuse any write the check did not mean to make.
+    /// </summary>
     /// <example><code>await using var s = await CheckSession.OpenAsync(context, "shop", readOnly: true, ct);</code></example>
     public static async Task<CheckSession> OpenAsync(CheckContext context, string database, bool readOnly, CancellationToken cancellationToken,
         NpgsqlConnectionStringBuilder? settings = null)
     {
-        var c = new NpgsqlConnection((settings ?? context.ConnectionFor(database)).ConnectionString);
+        var c = new NpgsqlConnection((settings ?? await context.Access.SettingsAsync(context, database, cancellationToken).ConfigureAwait(false)).ConnectionString);
         try
         {
             await c.OpenAsync(cancellationToken).ConfigureAwait(false);
             var tx = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             var ms = Math.Max(1, (long)context.StatementTimeout.TotalMilliseconds);
+            // Read write is stated, not assumed: the checking role's sessions default to read-only transactions.
             await using (var setup = new NpgsqlCommand(
-                $"{(readOnly ? "set transaction read only; " : "")}set local statement_timeout = {ms}; set local lock_timeout = {ms}", c, tx))
+                $"set transaction {(readOnly ? "read only" : "read write")}; set local statement_timeout = {ms}; set local lock_timeout = {ms}", c, tx))
                 await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return new CheckSession(c, tx);
         }
@@ -202,6 +255,63 @@ public sealed class CheckSession : IAsyncDisposable
     {
         await using var cmd = Command(sql, parameters);
         return await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private int _prepared;
+
+    /// <summary>
+    /// Runs SQL from a check file as exactly one statement and returns its rows. <paramref name="write"/> allows
+    /// INSERT, UPDATE, DELETE and MERGE besides queries; nothing else runs: no second statement, no transaction control,
+    /// DO block, COPY, SET/RESET or DDL.
+    /// </summary>
+    /// <remarks>
+    /// The server decides, not a parser of ours: the text goes to PostgreSQL as <c>PREPARE … AS &lt;sql&gt;</c> in one
+    /// <see cref="NpgsqlBatchCommand"/> without parameters, which Npgsql sends unparsed as a single Parse message (verified
+    /// with Npgsql 10: <c>select 1; commit</c> comes back as 42601 "cannot insert multiple commands into a prepared
+    /// statement"). PREPARE accepts only SELECT, VALUES, TABLE, WITH, INSERT, UPDATE, DELETE and MERGE, so COMMIT, DO, COPY,
+    /// SET ROLE or CREATE are syntax errors before anything runs; semicolons and keywords inside strings, quoted names and
+    /// comments are the server's own business, and a trailing semicolon is an empty statement it ignores.
+    /// </remarks>
+    /// <exception cref="CheckRefusedException">The SQL is not one statement of an allowed kind.</exception>
+    internal async Task<NpgsqlDataReader> UserQueryAsync(string what, string sql, bool write, CancellationToken cancellationToken)
+    {
+        var name = $"restoreops_user_{++_prepared}";
+        await PrepareUserSqlAsync(name, what, sql, write, cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command($"execute {name}");
+        return await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs SQL from a check file as exactly one statement (see <see cref="UserQueryAsync"/>) and returns the rows it changed.</summary>
+    internal async Task<int> UserExecuteAsync(string what, string sql, bool write, CancellationToken cancellationToken)
+    {
+        var name = $"restoreops_user_{++_prepared}";
+        await PrepareUserSqlAsync(name, what, sql, write, cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command($"execute {name}");
+        return await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PrepareUserSqlAsync(string name, string what, string sql, bool write, CancellationToken cancellationToken)
+    {
+        var allowed = write ? "SELECT, VALUES, TABLE, WITH, INSERT, UPDATE, DELETE or MERGE" : "SELECT, VALUES, TABLE or WITH";
+        var keyword = UserSql.FirstKeyword(sql);
+        if (keyword is null)
+            throw new CheckRefusedException($"its {what} holds no statement.", $"Write one {allowed} statement.");
+        await using var batch = new NpgsqlBatch(Connection, Transaction) { BatchCommands = { new NpgsqlBatchCommand($"prepare {name} as {sql}") } };
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == "42601")
+        {
+            if (e.MessageText.Contains("multiple commands", StringComparison.Ordinal))
+                throw new CheckRefusedException($"its {what} holds more than one SQL statement; a check runs exactly one.",
+                    $"Keep one {allowed} statement (a trailing ';' is fine); split the rest into checks of their own.");
+            if (UserSql.IsRefusedCommand(keyword, write))
+                throw new CheckRefusedException($"its {what} is a {keyword.ToUpperInvariant()} statement; a check runs only one {allowed} statement.",
+                    "Transaction control, DO blocks, COPY, SET/RESET, DDL and other commands are refused: rewrite it as a query.");
+            throw new CheckRefusedException($"its {what} is not valid SQL: {e.MessageText}{(e.Position > 0 ? $" at character {e.Position - $"prepare {name} as ".Length}" : "")}.",
+                $"Fix the SQL; it must be one {allowed} statement.");
+        }
     }
 
     /// <summary>Rolls back and closes.</summary>

@@ -179,8 +179,11 @@ public sealed class GrantCheck : RestoreCheck
 
 /// <summary>
 /// The application role can read and write: runs <see cref="ReadSql"/> and <see cref="WriteSql"/> as <see cref="Role"/> inside
-/// one transaction that is always rolled back. Without <see cref="CheckContext.ConnectionForRole"/> the check connects with the
-/// administrative settings and uses <c>SET LOCAL ROLE</c>, so privileges, row-level security and defaults apply as for the application.
+/// one transaction that is always rolled back. Without <see cref="CheckContext.ConnectionForRole"/> the check logs in as the
+/// checking role, which is made a member of <see cref="Role"/> for the run, and uses <c>SET LOCAL ROLE</c>, so privileges,
+/// row-level security and defaults apply as for the application. Each statement is exactly one query or INSERT, UPDATE,
+/// DELETE or MERGE (see <see cref="CheckSession.UserQueryAsync"/>): nothing can commit. A role that is a superuser, can create
+/// roles or holds a server-file or program role is refused: the check's SQL would run with its powers.
 /// </summary>
 /// <example><code>new ReadWriteCheck("shop", "app", "select id from orders limit 1", "insert into orders(customer_id, batch, amount) values (1, 'drill', 0)")</code></example>
 public sealed class ReadWriteCheck : RestoreCheck
@@ -190,7 +193,7 @@ public sealed class ReadWriteCheck : RestoreCheck
         : base(name ?? $"read/write as {role}", "read-write", database)
     {
         if (string.IsNullOrWhiteSpace(readSql) && string.IsNullOrWhiteSpace(writeSql))
-            throw new ConfigurationException($"The read-write check for {role} has neither a read nor a write statement.", "Give 'read' (a SELECT) and/or 'write' (an INSERT/UPDATE; it is rolled back).");
+            throw new ConfigurationException($"The read-write check for {role} has neither a read nor a write statement.", "Give 'read' (one SELECT) and/or 'write' (one INSERT, UPDATE, DELETE or MERGE; it is rolled back).");
         Role = role;
         ReadSql = readSql;
         WriteSql = writeSql;
@@ -207,13 +210,11 @@ public sealed class ReadWriteCheck : RestoreCheck
     protected override async Task<(CheckStatus, string?, string?, string)> EvaluateAsync(CheckContext context, CancellationToken cancellationToken)
     {
         var asRole = context.ConnectionForRole?.Invoke(Database, Role);
+        if (await context.Access.PrepareToActAsAsync(context, Database, Role, grant: asRole is null, cancellationToken).ConfigureAwait(false) == CheckAccess.ActAs.Missing)
+            return (CheckStatus.Failed, $"role {Role} exists", "missing", $"Role {Role} does not exist, so the application could not work. Restore the roles (pg_dumpall --roles-only) or fix the role name.");
         await using var s = await CheckSession.OpenAsync(context, Database, readOnly: false, cancellationToken, asRole).ConfigureAwait(false);
         if (asRole is null)
-        {
-            if (await s.ScalarAsync("select exists(select 1 from pg_roles where rolname = @r)", cancellationToken, ("r", Role)).ConfigureAwait(false) is not true)
-                return (CheckStatus.Failed, $"role {Role} exists", "missing", $"Role {Role} does not exist, so the application could not work. Restore the roles (pg_dumpall --roles-only) or fix the role name.");
             await s.ExecuteAsync($"set local role {QuoteIdentifier(Role)}", cancellationToken).ConfigureAwait(false);
-        }
         const string expected = "read and write succeed (rolled back)";
         string step = "read";
         try
@@ -222,12 +223,11 @@ public sealed class ReadWriteCheck : RestoreCheck
             if (!string.IsNullOrWhiteSpace(ReadSql))
             {
                 // Counting rows, never keeping them: the result may hold application data.
-                await using var cmd = s.Command(ReadSql);
-                await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                await using (var r = await s.UserQueryAsync("read statement", ReadSql, write: false, cancellationToken).ConfigureAwait(false))
                     while (await r.ReadAsync(cancellationToken).ConfigureAwait(false)) read++;
             }
             step = "write";
-            var written = string.IsNullOrWhiteSpace(WriteSql) ? 0 : await s.ExecuteAsync(WriteSql, cancellationToken).ConfigureAwait(false);
+            var written = string.IsNullOrWhiteSpace(WriteSql) ? 0 : await s.UserExecuteAsync("write statement", WriteSql, write: true, cancellationToken).ConfigureAwait(false);
             var actual = $"read {read} rows, wrote {written} rows";
             return (CheckStatus.Passed, expected, actual, $"As {Role}: {actual}; the write was rolled back.");
         }

@@ -362,13 +362,19 @@ public sealed class KubernetesConfig
         }
     }
 
+    private const long KubeconfigMaxBytes = 16 * 1024 * 1024;
+    private const long KubeconfigMaxNodes = 1_000_000;
+
     private static JsonObject ReadYaml(string path)
     {
         try
         {
-            using var reader = new StreamReader(path);
+            // Aliases are legal in a kubeconfig (kubectl reads them), so they are bounded by what they expand to, not refused.
+            Checks.YamlGuard.CheckFileSize(path, $"The kubeconfig \"{path}\"", "a kubeconfig", KubeconfigMaxBytes);
+            var text = File.ReadAllText(path);
+            Checks.YamlGuard.Check(text, $"The kubeconfig \"{path}\"", "a kubeconfig", KubeconfigMaxBytes, KubeconfigMaxNodes);
             var stream = new YamlStream();
-            stream.Load(reader);
+            stream.Load(new StringReader(text));
             if (stream.Documents.Count == 0)
                 return new JsonObject();
             return ToJson(stream.Documents[0].RootNode) as JsonObject

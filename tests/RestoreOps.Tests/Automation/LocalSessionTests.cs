@@ -101,7 +101,7 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         // An inline check that names no database (a PowerShell hashtable without 'database') runs in the restored one.
         var unnamed = await RestoreSession.CheckAsync(ready, new CheckSpec
         {
-            Checks = [new Hashtable { ["kind"] = "sql", ["name"] = "where", ["query"] = "select current_database()", ["equals"] = connection.Database }],
+            Checks = [new Hashtable { ["kind"] = "sql", ["name"] = "where", ["query"] = "select current_database()", ["equals"] = connection.Database, ["showValue"] = true }],
         }, null, null, Ct);
         Assert.True(unnamed.Verdict == DrillVerdict.Passed, unnamed.FailureMessage);
         Assert.Equal(connection.Database, Assert.Single(unnamed.Checks).Actual);

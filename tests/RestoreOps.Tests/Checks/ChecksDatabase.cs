@@ -33,6 +33,14 @@ public sealed class ChecksDatabase : IAsyncLifetime
     public CheckContext Context(TimeSpan? statementTimeout = null) =>
         new(db => _pg!.ConnectionString(db), statementTimeout ?? TimeSpan.FromSeconds(30));
 
+    /// <summary>A context whose connection logs in as <paramref name="role"/> (trust on the private socket), as CNPG's non-superuser <c>app</c> secret does.</summary>
+    public CheckContext ContextAs(string role) => new(db =>
+    {
+        var b = _pg!.ConnectionString(db);
+        b.Username = role;
+        return b;
+    }, TimeSpan.FromSeconds(30));
+
     public async Task InitializeAsync()
     {
         var ct = CancellationToken.None;
