@@ -15,10 +15,16 @@
               scripts/package-module.sh produces the same layout from bash.
 .EXAMPLE
     ./build.ps1 -Task Build, Test, Package
+.EXAMPLE
+    pwsh ./build.ps1 -Task Build,Package
+
+    The same list from bash or another shell: it arrives as one string, which the script splits at the commas.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package')]
+    # Not ValidateSet: from bash, `pwsh ./build.ps1 -Task Build,Package` passes the one string 'Build,Package'
+    # (the comma only makes an array inside PowerShell), so the names are split and checked below.
+    [ArgumentCompletions('Build', 'Test', 'Package')]
     [string[]] $Task = 'Build',
 
     [string] $Configuration = 'Release'
@@ -26,6 +32,14 @@ param(
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
+
+$knownTasks = 'Build', 'Test', 'Package'
+$Task = @($Task | ForEach-Object { $_ -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+$unknown = @($Task | Where-Object { $_ -notin $knownTasks })
+if ($unknown.Count -gt 0 -or $Task.Count -eq 0) {
+    $what = if ($unknown.Count -gt 0) { "Unknown -Task '$($unknown -join "', '")'" } else { '-Task names no task' }
+    throw "${what}: use one or more of $($knownTasks -join ', '), e.g. -Task Build,Package."
+}
 
 $root = $PSScriptRoot
 $solution = Join-Path $root 'RestoreOps.sln'

@@ -7,7 +7,9 @@
 #
 # Installs only what is missing: postgresql-15, barman-cli-cloud, bzip2/xz-utils/zstd/lz4 (WAL
 # decompression), prometheus (for promtool) and chromium (evidence tests), the `postgres` OS user
-# (tests run PostgreSQL as it when they run as root), node/npm (only if node is missing) and s3rver into tools/s3rver, then restores the .NET solution.
+# (tests run PostgreSQL as it when they run as root), node/npm (only if node is missing) and s3rver into tools/s3rver,
+# restores the .NET solution, then installs PowerShell 7.6.9 (tools/pwsh) and Pester 5.7.1 (tools/pwsh-modules)
+# from nuget.org for the Pester suite.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -159,5 +161,66 @@ say ".NET SDK: $sdk_version"
 
 say "dotnet restore RestoreOps.sln"
 as_user "$DOTNET" restore "$ROOT/RestoreOps.sln" --nologo --verbosity quiet || die "dotnet restore RestoreOps.sln failed"
+
+# 7. PowerShell and Pester for the Pester suite (tests/pester), both from nuget.org: PSGallery (Install-Module) is
+#    not reachable from the build machines. pwsh is the `PowerShell` dotnet tool in tools/pwsh; the version is named
+#    because 7.6 runs on the .NET 10 we require and a later one may want a newer .NET. Pester is the tools/ folder of
+#    its nuget.org package, which tools/PesterDownload makes NuGet fetch into its cache; it is copied into
+#    tools/pwsh-modules, the folder scripts/test.sh puts on PSModulePath. Both folders are git-ignored.
+PWSH_VERSION=7.6.9
+PESTER_VERSION=5.7.1
+PWSH_DIR=$ROOT/tools/pwsh
+PWSH_MODULES=$ROOT/tools/pwsh-modules
+PESTER_DIR=$PWSH_MODULES/Pester/$PESTER_VERSION
+# The pwsh launcher finds the .NET runtime through DOTNET_ROOT when dotnet is not in /usr/share/dotnet.
+export DOTNET_ROOT=${DOTNET_ROOT:-$(dirname "$(readlink -f "$DOTNET")")}
+
+# Runs a command as the invoking user, showing its output only when it fails.
+quietly() {
+  local out
+  if ! out=$(as_user "$@" 2>&1); then printf '%s\n' "$out" >&2; return 1; fi
+}
+
+# Prints "<pwsh version> <Pester version>" as the tests will see them, or fails.
+pwsh_versions() {
+  [ -x "$PWSH_DIR/pwsh" ] || return 1
+  as_user env PSModulePath="$PWSH_MODULES" "$PWSH_DIR/pwsh" -NoProfile -NonInteractive -Command \
+    "\$ErrorActionPreference = 'Stop'; Import-Module Pester -RequiredVersion $PESTER_VERSION; \"\$(\$PSVersionTable.PSVersion) \$((Get-Module Pester).Version)\"" 2>/dev/null
+}
+
+if versions=$(pwsh_versions) && [ "$versions" = "$PWSH_VERSION $PESTER_VERSION" ]; then
+  say "PowerShell $PWSH_VERSION (tools/pwsh), Pester $PESTER_VERSION (tools/pwsh-modules): present"
+else
+  if [ -x "$PWSH_DIR/pwsh" ] && [ -d "$PWSH_DIR/.store/powershell/$PWSH_VERSION" ]; then
+    say "PowerShell $PWSH_VERSION: present in tools/pwsh"
+  else
+    # Another version or a broken install: start over rather than reason about `dotnet tool update` downgrades.
+    rm -rf "$PWSH_DIR"
+    say "dotnet tool install PowerShell --version $PWSH_VERSION --tool-path tools/pwsh"
+    quietly "$DOTNET" tool install PowerShell --version "$PWSH_VERSION" --tool-path "$PWSH_DIR" \
+      || die "dotnet tool install PowerShell --version $PWSH_VERSION failed (output above)"
+  fi
+  if [ -f "$PESTER_DIR/Pester.psd1" ]; then
+    say "Pester $PESTER_VERSION: present in tools/pwsh-modules"
+  else
+    say "Pester $PESTER_VERSION: dotnet restore tools/PesterDownload, copy into tools/pwsh-modules"
+    quietly "$DOTNET" restore "$ROOT/tools/PesterDownload/PesterDownload.csproj" --nologo --verbosity quiet \
+      || die "dotnet restore tools/PesterDownload failed (output above): nuget.org must serve Pester $PESTER_VERSION"
+    cache=$(as_user "$DOTNET" nuget locals global-packages --list | sed -n 's/^global-packages: //p') \
+      || die "dotnet nuget locals global-packages --list failed"
+    [ -n "$cache" ] || die "'dotnet nuget locals global-packages --list' named no NuGet package folder"
+    source_dir=${cache%/}/pester/$PESTER_VERSION/tools
+    [ -f "$source_dir/Pester.psd1" ] || die "Pester $PESTER_VERSION was restored, but $source_dir/Pester.psd1 is missing"
+    as_user rm -rf "$PESTER_DIR" "$PESTER_DIR.partial"
+    as_user mkdir -p "$PWSH_MODULES/Pester"
+    # Copied under a temporary name so an interrupted copy never looks like an install.
+    as_user cp -R "$source_dir" "$PESTER_DIR.partial" && as_user mv "$PESTER_DIR.partial" "$PESTER_DIR" \
+      || die "could not copy $source_dir to $PESTER_DIR"
+  fi
+  versions=$(pwsh_versions) || die "tools/pwsh/pwsh cannot import Pester $PESTER_VERSION from tools/pwsh-modules; delete tools/pwsh and tools/pwsh-modules and run this script again"
+  [ "$versions" = "$PWSH_VERSION $PESTER_VERSION" ] \
+    || die "expected PowerShell $PWSH_VERSION and Pester $PESTER_VERSION, found '$versions'; delete tools/pwsh and tools/pwsh-modules and run this script again"
+  say "PowerShell $PWSH_VERSION, Pester $PESTER_VERSION: installed"
+fi
 
 say "done"

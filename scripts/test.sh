@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# THE test command: every xunit project in RestoreOps.sln, then the Pester suite when pwsh exists.
+# THE test command: every xunit project in RestoreOps.sln, then the Pester suite on the packaged module (pwsh and
+# Pester from scripts/setup.sh; with CI set, a missing pwsh fails the run instead of skipping the suite).
 # The last line printed is always "N passed, N failed, N skipped", totalled over every suite that ran.
 # Exit 0 only when nothing failed, nothing crashed and at least one test ran.
 #
@@ -16,6 +17,8 @@ RESULTS=${TEST_RESULTS_DIR:-$ROOT/artifacts/test-results}
 # A test that runs longer than this is treated as hung: its test host is stopped and the run
 # reports it (keeps CI inside its time budget instead of waiting forever).
 HANG_TIMEOUT=${TEST_HANG_TIMEOUT:-10m}
+# The whole Pester run (about 40 s here), stopped after this.
+PESTER_TIMEOUT=${PESTER_TIMEOUT:-8m}
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3 || true)
@@ -132,40 +135,88 @@ elif [ $dotnet_rc -ne 0 ] && [ "$failed" -eq 0 ] && [ ${#problems[@]} -eq 0 ]; t
 fi
 
 # ---- Pester ------------------------------------------------------------------------------
-if ! command -v pwsh >/dev/null 2>&1; then
-  echo "Pester suite skipped: pwsh is not installed on this machine"
+# pwsh 7.6.9 and Pester 5.7.1 come from scripts/setup.sh (tools/pwsh, tools/pwsh-modules); a pwsh on PATH does too.
+# In CI the suite must run: a missing pwsh is a failure there. Elsewhere it is skipped with one line.
+case "${CI:-}" in ""|0|false|False|FALSE|no) in_ci=0 ;; *) in_ci=1 ;; esac
+PWSH=""
+if [ -x "$ROOT/tools/pwsh/pwsh" ]; then PWSH=$ROOT/tools/pwsh/pwsh
+elif command -v pwsh >/dev/null 2>&1; then PWSH=$(command -v pwsh)
+fi
+pester_missing=""
+if [ -z "$PWSH" ]; then
+  pester_missing="pwsh was found neither in tools/pwsh nor on PATH (bash scripts/setup.sh installs PowerShell 7.6.9 there)"
 elif ! compgen -G "$ROOT/tests/pester/*.Tests.ps1" >/dev/null; then
-  echo "Pester suite skipped: no tests/pester/*.Tests.ps1 files"
+  pester_missing="no tests/pester/*.Tests.ps1 files"
+fi
+if [ -n "$pester_missing" ]; then
+  if [ "$in_ci" -eq 1 ]; then
+    problems+=("Pester suite could not run in CI (CI=$CI): $pester_missing")
+  else
+    echo "Pester suite skipped: $pester_missing"
+  fi
 else
-  echo "== Invoke-Pester -Path tests/pester"
   mkdir -p "$RESULTS/pester"
-  # -CI writes testResults.xml (NUnit 2.5) into the current directory and exits non-zero on
-  # failure, so run it from the results folder and count from the XML.
-  (cd "$RESULTS/pester" && pwsh -NoProfile -NonInteractive -Command \
-    "Import-Module Pester -MinimumVersion 5.0 -ErrorAction Stop; \$null = Invoke-Pester -Path '$ROOT/tests/pester' -CI -Output Detailed -PassThru")
-  pester_rc=$?
   xml=$RESULTS/pester/testResults.xml
-  if [ -f "$xml" ]; then
-    read -r p f s < <("$PY" - "$xml" <<'PY'
+  # The suite tests the module as users get it: lay it out now (the solution build does not) and point the suite
+  # at it, so the suite never packages on its own.
+  echo "== scripts/package-module.sh ($CONFIGURATION)"
+  if ! CONFIGURATION=$CONFIGURATION bash "$ROOT/scripts/package-module.sh"; then
+    problems+=("scripts/package-module.sh failed (output above), so the Pester suite did not run")
+  else
+    echo "== Pester: ${PWSH#"$ROOT"/} -File tests/pester/Invoke-RestoreOpsPester.ps1"
+    # The launcher of a dotnet tool finds the runtime through DOTNET_ROOT when dotnet is not in /usr/share/dotnet.
+    dotnet_root=${DOTNET_ROOT:-$(dirname "$(readlink -f "$(command -v dotnet)")")}
+    # timeout: a hung test must not eat the rest of CI's budget; the summary line still comes.
+    PSModulePath="$ROOT/tools/pwsh-modules${PSModulePath:+:$PSModulePath}" \
+    RESTOREOPS_TEST_MODULE="$ROOT/artifacts/module/RestoreOps" DOTNET_ROOT="$dotnet_root" \
+      timeout --kill-after=30s "$PESTER_TIMEOUT" "$PWSH" -NoProfile -NonInteractive \
+      -File "$ROOT/tests/pester/Invoke-RestoreOpsPester.ps1" -ResultPath "$xml"
+    pester_rc=$?
+    pester_stopped=0
+    if [ "$pester_rc" -eq 124 ] || [ "$pester_rc" -eq 137 ]; then
+      pester_stopped=1
+      problems+=("the Pester suite was stopped after $PESTER_TIMEOUT (PESTER_TIMEOUT); see the output above for the test that hung")
+    fi
+    p=? f=? s=?
+    if [ -f "$xml" ]; then
+      # One test-case per test that ran: Success passed; Failure/Error failed; Ignored (skipped), Inconclusive and
+      # anything else count as skipped (neither passed nor failed). Checked against the root's total.
+      read -r p f s check < <("$PY" - "$xml" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
-r = ET.parse(sys.argv[1]).getroot()
-n = lambda k: int(r.get(k, '0') or 0)
-total, f, s = n('total'), n('failures') + n('errors'), n('skipped') + n('ignored') + n('inconclusive')
-print(max(total - f - s, 0), f, s + n('not-run'))
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except ET.ParseError:
+    print("? ? ? unreadable")
+    sys.exit()
+results = [c.get('result', '') for c in root.iter('test-case')]
+p = sum(r == 'Success' for r in results)
+f = sum(r in ('Failure', 'Error') for r in results)
+total = int(root.get('total', '-1') or -1)
+print(p, f, len(results) - p - f, 'ok' if total == len(results) else f'total={total},test-cases={len(results)}')
 PY
-    )
-    echo "== pester: ${p:-?} passed, ${f:-?} failed, ${s:-?} skipped"
-    if [[ "${p:-}" =~ ^[0-9]+$ && "${f:-}" =~ ^[0-9]+$ && "${s:-}" =~ ^[0-9]+$ ]]; then
-      passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-    else
-      problems+=("could not read $xml")
+      )
+      if [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ && "$s" =~ ^[0-9]+$ ]]; then
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+        [ "$check" = ok ] || problems+=("$xml: the total does not match the test cases ($check)")
+      else
+        problems+=("could not read $xml")
+      fi
+    elif [ "$pester_stopped" -eq 0 ]; then
+      problems+=("pwsh exited with code $pester_rc and Pester wrote no results (is Pester 5 in tools/pwsh-modules? bash scripts/setup.sh installs it)")
     fi
-  else
-    problems+=("pwsh exited with code $pester_rc and Pester wrote no results (is Pester 5 installed? Install-Module Pester -MinimumVersion 5.0)")
-  fi
-  if [ $pester_rc -ne 0 ] && [ -f "$xml" ] && [ "${f:-0}" = 0 ]; then
-    problems+=("Invoke-Pester exited with code $pester_rc although no test failed (a failed BeforeAll or an unparsable test file?)")
+    # Pester counts a file that could not run and a failed BeforeAll/AfterAll as failures too; the runner lists them.
+    pester_problems=0
+    if [ -f "$xml.problems.txt" ]; then
+      while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        problems+=("$line"); pester_problems=$((pester_problems + 1))
+      done <"$xml.problems.txt"
+    fi
+    echo "== pester: $p passed, $f failed, $s skipped; $pester_problems failed file(s)/block(s)"
+    if [ "$pester_rc" -ne 0 ] && [ "$pester_stopped" -eq 0 ] && [ -f "$xml" ] && [ "$f" = 0 ] && [ "$pester_problems" -eq 0 ]; then
+      problems+=("the Pester run exited with code $pester_rc although no test failed (see the output above)")
+    fi
   fi
 fi
 
