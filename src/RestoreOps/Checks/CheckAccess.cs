@@ -73,6 +73,10 @@ internal sealed class CheckAccess
                 settings = Copy(given);
                 settings.Username = CreatedRole;
                 settings.Password = _password;
+                // The admin's protective session options set superuser-only parameters, which this role may not send.
+                // It needs them less: it is new (no settings of its own), and a restored copy has had the database
+                // settings that load code removed before any check runs (LocalRestore's Ready phase).
+                settings.Options = "-c local_preload_libraries=";
                 // Pooled sessions would outlive the run and keep a role alive that the run drops at its end.
                 settings.Pooling = false;
             }

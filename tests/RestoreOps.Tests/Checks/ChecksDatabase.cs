@@ -38,6 +38,8 @@ public sealed class ChecksDatabase : IAsyncLifetime
     {
         var b = _pg!.ConnectionString(db);
         b.Username = role;
+        // RestoreOps' own session options set superuser-only parameters; a plain role's connection carries none.
+        b.Options = null;
         return b;
     }, TimeSpan.FromSeconds(30));
 

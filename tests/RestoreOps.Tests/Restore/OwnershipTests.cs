@@ -64,6 +64,28 @@ public sealed class OwnershipTests(BackupFixtures fx)
     }
 
     [Fact]
+    public async Task Drills_with_different_ids_started_together_all_pass_on_distinct_directories_and_ports()
+    {
+        var root = NewRoot("parallel");
+        var restores = new System.Collections.Concurrent.ConcurrentBag<LocalRestore>();
+        using var go = new ManualResetEventSlim();
+        var runs = Enumerable.Range(0, 3).Select(i => Task.Run(() =>
+        {
+            go.Wait();
+            return DrillRunner.RunAsync(Options($"parallel-{i}-{Guid.NewGuid():N}"[..20], root), null, CancellationToken.None, restores.Add);
+        })).ToList();
+        go.Set();
+        var records = await Task.WhenAll(runs);
+
+        Assert.All(records, r => Assert.True(r.Verdict == DrillVerdict.Passed, r.FailureMessage));
+        Assert.Equal(3, restores.Select(r => r.Cluster.WorkDirectory).Distinct().Count());
+        Assert.Equal(3, restores.Select(r => r.Instance!.Port).Distinct().Count());
+        Assert.All(restores, Leftovers.AssertNone);
+        Assert.Empty(Directory.GetFileSystemEntries(root));
+        Directory.Delete(root);
+    }
+
+    [Fact]
     public async Task A_drill_whose_directory_already_exists_leaves_it_untouched_and_reports_nothing_to_remove()
     {
         var root = NewRoot("taken");
