@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Evidence;
 using RestoreOps.Local;
 using RestoreOps.Model;

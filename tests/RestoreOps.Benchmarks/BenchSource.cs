@@ -1,6 +1,6 @@
 using System.Globalization;
 using Npgsql;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Tests.Fixtures;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Amazon.S3.Model;
 using RestoreOps.Backups;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 

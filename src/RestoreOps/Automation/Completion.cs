@@ -28,7 +28,7 @@ public static class Completion
         {
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
             bounded.CancelAfter(Budget);
-            var backups = await RestoreSession.GetCnpgBackupsAsync(access, ns, cluster, bounded.Token).ConfigureAwait(false);
+            var backups = await RestoreEngine.ListCnpgBackupsAsync(access, ns, cluster, bounded.Token).ConfigureAwait(false);
             return backups.Select(b => b.Name).OfType<string>().Where(n => n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)).ToList();
         }
         catch (Exception e) when (e is RestoreOpsException or OperationCanceledException or IOException or HttpRequestException)

@@ -3,7 +3,7 @@ namespace RestoreOps.Automation;
 /// <summary>A whole drill: restore, wait, check, record, notify, clean up.</summary>
 /// <example>
 /// <code>
-/// var run = await RestoreSession.RunDrillAsync(new DrillRequest
+/// var run = await engine.RunDrillAsync(new DrillRequest
 /// {
 ///     Restore = new RestoreRequest { Backup = latest, Kind = RestoreTargetKind.Local },
 ///     Checks = new CheckSpec { Path = "checks.yaml" },

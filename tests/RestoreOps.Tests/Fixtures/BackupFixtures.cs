@@ -164,7 +164,7 @@ public sealed class BackupFixtures : IAsyncLifetime
 
         await CommandRunner.RunCheckedAsync("pg_dump", Binaries.Tool("pg_dump"),
             ["-h", socket, "-p", port, "-U", "postgres", "-Fc", "-f", DumpFile, "shop"], null, null, ct);
-        await RestoreOps.Drill.DemoSource.SwitchAndWaitForArchiveAsync(_primary, ct);
+        await RestoreOps.Automation.DemoSource.SwitchAndWaitForArchiveAsync(_primary, ct);
         await _primary.StopAsync();
     }
 

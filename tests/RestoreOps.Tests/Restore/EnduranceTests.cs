@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;

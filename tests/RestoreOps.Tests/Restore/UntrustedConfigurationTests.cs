@@ -2,7 +2,7 @@ using System.Formats.Tar;
 using Npgsql;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;

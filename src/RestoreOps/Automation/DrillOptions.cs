@@ -2,7 +2,7 @@ using RestoreOps.Checks;
 using RestoreOps.Local;
 using RestoreOps.Model;
 
-namespace RestoreOps.Drill;
+namespace RestoreOps.Automation;
 
 /// <summary>What a drill restores, how it verifies it, and where the evidence goes.</summary>
 public sealed class DrillOptions

@@ -5,7 +5,7 @@ using RestoreOps.Evidence;
 using RestoreOps.Local;
 using RestoreOps.Model;
 
-namespace RestoreOps.Drill;
+namespace RestoreOps.Automation;
 
 /// <summary>
 /// Runs a whole drill: discover, restore, verify, record, and clean up in <c>finally</c>. Every outcome, a
