@@ -31,6 +31,7 @@ public static class CliApp
         var root = new RootCommand("RestoreOps: prove that PostgreSQL backups restore. Restores a backup into a throwaway instance, verifies it, records evidence, and cleans up.");
         root.Subcommands.Add(DrillCommand(stdout, stderr));
         root.Subcommands.Add(BackupsCommand(stdout, stderr));
+        root.Subcommands.Add(TargetsCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
         var parse = root.Parse(args);
@@ -117,36 +118,134 @@ public static class CliApp
         var src = new SourceOptions();
         var all = new Option<bool>("--all") { Description = "Also list backups that are not DONE (failed, in progress)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var list = new Command("list", "List the backups of a Barman Cloud server, newest first.");
+        var k8s = new KubernetesOptions();
+        var list = new Command("list", "List the backups of a Barman Cloud server or of a CNPG cluster, newest first.");
         src.AddTo(list);
+        k8s.AddTo(list);
         list.Options.Add(all);
         list.Options.Add(json);
         list.SetAction(async (r, ct) =>
         {
-            if (r.GetValue(src.Source) is null) throw new ConfigurationException("backups list needs --source s3://bucket/path.", "Pass --source and --server-name.");
+            if (r.GetValue(k8s.Cluster) is { } cluster)
+            {
+                if (r.GetValue(src.Source) is not null)
+                    throw new ConfigurationException("backups list takes --source or --cnpg-cluster, not both.", "Drop one of them.");
+                await using var engine = new RestoreEngine();
+                var cnpgBackups = await engine.GetCnpgBackupsAsync(k8s.Access(r), r.GetValue(k8s.Namespace), cluster, ct).ConfigureAwait(false);
+                return await PrintBackupsAsync(cnpgBackups, r.GetValue(json), stdout, stderr).ConfigureAwait(false);
+            }
+            if (r.GetValue(src.Source) is null)
+                throw new ConfigurationException("backups list needs --source s3://bucket/path or --cnpg-cluster NAME.", "Pass --source and --server-name, or --cnpg-cluster and --namespace.");
             using var catalog = src.Catalog(r);
             var everything = await catalog.ListAsync(includeUnusable: true, ct).ConfigureAwait(false);
             var backups = r.GetValue(all) ? everything : everything.Where(b => b.Status == BackupStatus.Done).ToList();
             // A damaged backup.info is never listed as usable, but hiding it would hide why the newest backup is older than expected.
             foreach (var b in everything.Except(backups).Where(b => b.Status == BackupStatus.Unknown && b.Error is not null))
                 await stderr.WriteLineAsync($"restoreops: backup {b.Id} is unusable: {b.Error}").ConfigureAwait(false);
-            if (r.GetValue(json))
-            {
-                await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
-                return Passed;
-            }
-            await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
-            foreach (var b in backups)
-            {
-                await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
-                if (b.Error is { } why) await stdout.WriteLineAsync($"{"",-17} problem: {why}").ConfigureAwait(false);
-            }
-            if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
-            return Passed;
+            return await PrintBackupsAsync(backups, r.GetValue(json), stdout, stderr).ConfigureAwait(false);
         });
         var backupsCommand = new Command("backups", "Inspect backup catalogues.");
         backupsCommand.Subcommands.Add(list);
         return backupsCommand;
+    }
+
+    private static async Task<int> PrintBackupsAsync(IReadOnlyList<Backup> backups, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if (json)
+        {
+            await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
+            return Passed;
+        }
+        await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
+        foreach (var b in backups)
+        {
+            await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
+            if (b.Error is { } why) await stdout.WriteLineAsync($"{"",-17} problem: {why}").ConfigureAwait(false);
+        }
+        if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
+        return Passed;
+    }
+
+    /// <summary>
+    /// <c>restoreops targets list|remove|sweep</c>: the restore targets on this machine (local work directories) and, with
+    /// --cnpg, in Kubernetes; what Get-/Remove-RestoreCluster [-Orphaned] do in PowerShell. A CronJob sweeps before it drills.
+    /// </summary>
+    private static Command TargetsCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var workDir = new Option<string?>("--work-dir") { Description = "Where local targets live (default: the temp directory)." };
+        var withCnpg = new Option<bool>("--cnpg") { Description = "Also CNPG recovery Clusters labelled as RestoreOps' (in --namespace, or every namespace with --all-namespaces)." };
+        var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "With --cnpg: every namespace." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var name = new Argument<string>("NAME") { Description = "The target's name (as targets list shows it)." };
+        var k8s = new KubernetesOptions();
+
+        RestoreClusterQuery Query(ParseResult r, bool orphaned, string? only = null) => new()
+        {
+            WorkRoot = InputPaths.Absolute(r.GetValue(workDir), workDir.Name),
+            IncludeCnpg = r.GetValue(withCnpg),
+            Kubernetes = k8s.Access(r),
+            Namespace = r.GetValue(k8s.Namespace),
+            AllNamespaces = r.GetValue(allNamespaces),
+            OrphanedOnly = orphaned,
+            Name = only,
+        };
+        Command Make(string verb, string description)
+        {
+            var c = new Command(verb, description);
+            foreach (var o in new Option[] { workDir, withCnpg, allNamespaces, json, k8s.Namespace, k8s.Kubeconfig, k8s.Context }) c.Options.Add(o);
+            return c;
+        }
+
+        var list = Make("list", "List restore targets: local work directories, and with --cnpg the labelled recovery Clusters.");
+        list.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine();
+            var targets = await engine.GetAsync(Query(r, orphaned: false), ct).ConfigureAwait(false);
+            if (r.GetValue(json)) await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(targets, DrillRecordJson.Options)).ConfigureAwait(false);
+            else
+            {
+                await stdout.WriteLineAsync($"{"NAME",-40} {"KIND",-6} {"PURPOSE",-9} {"PHASE",-12} EXPIRES (UTC)").ConfigureAwait(false);
+                foreach (var t in targets)
+                    await stdout.WriteLineAsync($"{t,-40} {t.Kind,-6} {t.Purpose,-9} {t.Phase,-12} {t.ExpiresAt?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "never"}").ConfigureAwait(false);
+            }
+            return Passed;
+        });
+
+        var remove = Make("remove", "Remove one restore target by name (stops it and deletes what RestoreOps created for it; recovery targets too).");
+        remove.Arguments.Add(name);
+        remove.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine();
+            var wanted = r.GetValue(name)!;
+            var target = (await engine.GetAsync(Query(r, orphaned: false, wanted), ct).ConfigureAwait(false)).FirstOrDefault()
+                ?? throw new ConfigurationException($"No restore target named {wanted}.", "List them with: restoreops targets list (add --cnpg for CNPG targets).");
+            var outcome = await engine.RemoveAsync(target, k8s.Access(r), ct).ConfigureAwait(false);
+            return await PrintRemovalsAsync([new RemovalResult(target, outcome)], r.GetValue(json), stdout).ConfigureAwait(false);
+        });
+
+        var sweep = Make("sweep", "Remove drill targets past their expiry (and half-made ones of killed runs); recovery targets are never swept.");
+        sweep.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine();
+            var results = await engine.RemoveOrphanedAsync(Query(r, orphaned: true), ct).ConfigureAwait(false);
+            return await PrintRemovalsAsync(results, r.GetValue(json), stdout).ConfigureAwait(false);
+        });
+
+        var targetsCommand = new Command("targets", "List, remove and sweep restore targets.");
+        targetsCommand.Subcommands.Add(list);
+        targetsCommand.Subcommands.Add(remove);
+        targetsCommand.Subcommands.Add(sweep);
+        return targetsCommand;
+    }
+
+    private static async Task<int> PrintRemovalsAsync(IReadOnlyList<RemovalResult> results, bool json, TextWriter stdout)
+    {
+        if (json)
+            await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(results.Select(x => new { target = x.Cluster.ToString(), kind = x.Cluster.Kind, outcome = x.Outcome }), DrillRecordJson.Options)).ConfigureAwait(false);
+        else
+            foreach (var x in results) await stdout.WriteLineAsync($"{x.Cluster}: {x.Outcome}").ConfigureAwait(false);
+        // Something left behind is the environment's problem, as a drill's incomplete cleanup is.
+        return results.All(x => x.Outcome.Succeeded) ? Passed : InfrastructureError;
     }
 
     private static string FormatAge(TimeSpan? age) => age switch
@@ -193,9 +292,15 @@ public static class CliApp
         var timeout = new Option<string?>("--timeout") { Description = $"Seconds replay may take before the restore fails: 1 to {(int)InputLimits.MaxTimeout.TotalSeconds} (7 days). Default 1800." };
         var walParallelism = new Option<string?>("--wal-parallelism") { Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
         var drillId = new Option<string?>("--drill-id") { Description = "Drill id (default: generated)." };
+        var k8s = new KubernetesOptions();
+        var drillNamespace = new Option<string?>("--drill-namespace") { Description = "CNPG: the namespace the recovery Cluster is created in (default: the context's namespace; never the source's unless they are the same by choice)." };
+        var backupName = new Option<string?>("--backup-name") { Description = "CNPG: restore this Backup resource (default: the newest completed one)." };
 
-        var cmd = new Command("drill", "Restore a backup into a throwaway local PostgreSQL, verify it, record the evidence, and clean up.");
+        var cmd = new Command("drill", "Restore a backup into a throwaway PostgreSQL (local, or a CNPG recovery Cluster), verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
+        k8s.AddTo(cmd);
+        cmd.Options.Add(drillNamespace);
+        cmd.Options.Add(backupName);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId,
                      maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
@@ -204,11 +309,20 @@ public static class CliApp
         cmd.SetAction(async (r, ct) =>
         {
             var sources = new[] { r.GetValue(demo) ? "--demo" : null, r.GetValue(src.Source) is null ? null : "--source",
-                r.GetValue(baseBackup) is null ? null : "--base-backup", r.GetValue(dump) is null ? null : "--dump" }.OfType<string>().ToList();
+                r.GetValue(baseBackup) is null ? null : "--base-backup", r.GetValue(dump) is null ? null : "--dump",
+                r.GetValue(k8s.Cluster) is null ? null : "--cnpg-cluster" }.OfType<string>().ToList();
             if (sources.Count != 1)
                 throw new ConfigurationException(
                     sources.Count == 0 ? "drill needs a backup to restore." : $"drill takes one source, got {string.Join(" and ", sources)}.",
-                    "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, or --dump FILE.");
+                    "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, --dump FILE, or --cnpg-cluster NAME --namespace NS.");
+            var cnpg = r.GetValue(k8s.Cluster) is not null;
+            // Each of these shapes only a local restore; silently ignoring one would drill something else than asked.
+            foreach (var localOnly in new Option[] { keep, osUser, pgBin, workDir, walParallelism, walArchive, backupId })
+                if (cnpg && r.GetResult(localOnly) is { Implicit: false })
+                    throw new ConfigurationException($"{localOnly.Name} applies to local restores, not to --cnpg-cluster.", $"Drop {localOnly.Name}.");
+            foreach (var cnpgOnly in new Option[] { drillNamespace, backupName })
+                if (!cnpg && r.GetResult(cnpgOnly) is { Implicit: false })
+                    throw new ConfigurationException($"{cnpgOnly.Name} applies to --cnpg-cluster drills.", $"Drop {cnpgOnly.Name}, or drill a CNPG cluster.");
 
             // The source's own shape is checked before credentials are resolved: a missing server name is the
             // simpler mistake and must be the one reported.
@@ -243,8 +357,30 @@ public static class CliApp
             var heartbeat = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv));
             var pushgateway = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url");
             var textfilePath = PathOf(textfile);
-            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
             var progress = new TerminalProgress(stderr);
+            if (cnpg)
+            {
+                var checkSpec = new CheckSpec
+                {
+                    Path = PathOf(checksFile),
+                    Checks = QuickChecks(r.GetValue(expectRows) ?? [], r.GetValue(expectSql) ?? []),
+                    Settings = r.GetValue(database) is { } cnpgDb ? new System.Collections.Hashtable { ["database"] = cnpgDb } : null,
+                    Objectives = objectives,
+                    EvidenceDirectory = evidenceDir,
+                };
+                return await CnpgDrillAsync(k8s.Access(r), r.GetValue(k8s.Namespace), r.GetValue(k8s.Cluster)!, r.GetValue(backupName), r.GetValue(drillNamespace),
+                    new DrillRequest
+                    {
+                        Restore = new RestoreRequest { Backup = null!, Kind = RestoreTargetKind.Cnpg, RecoveryTarget = target, DrillId = id },
+                        Checks = checkSpec,
+                        ReadyTimeout = TimeSpan.FromSeconds(ParseCount(r.GetValue(timeout), "--timeout", 1800, 1, (int)InputLimits.MaxTimeout.TotalSeconds, "seconds")),
+                        EvidencePath = evidenceDir,
+                        SigningKey = signingKey,
+                        HeartbeatUrl = heartbeat,
+                        TextfileCollectorPath = textfilePath,
+                    }, pushgateway, r.GetValue(json), progress, stdout, stderr, ct).ConfigureAwait(false);
+            }
+            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
 
             DemoSource? demoSource = null;
             BarmanCloudCatalog? catalog = null;
@@ -362,6 +498,79 @@ public static class CliApp
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// A drill of a CNPG cluster's newest (or named) completed Backup into a recovery Cluster, through the engine's drill:
+    /// the same record, verdicts, exit codes and cleanup as a local drill.
+    /// </summary>
+    private static async Task<int> CnpgDrillAsync(KubernetesAccess access, string? ns, string cluster, string? backupName, string? drillNamespace,
+        DrillRequest shape, Uri? pushgateway, bool json, IProgress<DrillProgress> progress, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        await using var engine = new RestoreEngine();
+        var backups = await engine.GetCnpgBackupsAsync(access, ns, cluster, ct).ConfigureAwait(false);
+        var backup = backupName is null
+            ? backups.FirstOrDefault() ?? throw new ConfigurationException($"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup.",
+                "Take one (kubectl cnpg backup, or a ScheduledBackup), or check --namespace and --cnpg-cluster.")
+            : backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
+                $"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup named {backupName}.",
+                $"List them with: restoreops backups list --cnpg-cluster {cluster}{(ns is null ? "" : $" --namespace {ns}")}");
+        var request = new DrillRequest
+        {
+            Restore = new RestoreRequest
+            {
+                Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = drillNamespace, Kubernetes = access,
+                RecoveryTarget = shape.Restore.RecoveryTarget, DrillId = shape.Restore.DrillId,
+            },
+            Checks = shape.Checks,
+            ReadyTimeout = shape.ReadyTimeout,
+            EvidencePath = shape.EvidencePath,
+            SigningKey = shape.SigningKey,
+            HeartbeatUrl = shape.HeartbeatUrl,
+            TextfileCollectorPath = shape.TextfileCollectorPath,
+        };
+        var run = await engine.RunDrillAsync(request, progress, ct).ConfigureAwait(false);
+        var record = run.Record;
+        foreach (var file in run.EvidenceFiles.Where(f => f.EndsWith(".json", StringComparison.Ordinal)))
+            await stderr.WriteLineAsync($"Evidence written to {file}").ConfigureAwait(false);
+        foreach (var warning in run.Warnings) await stderr.WriteLineAsync($"restoreops: {warning}").ConfigureAwait(false);
+        if (pushgateway is not null)
+        {
+            var dir = shape.EvidencePath;
+            var last = EvidenceWriter.LastSuccess(record, dir is not null && Directory.Exists(dir) ? DrillHistory.Load(dir).ForSource(record.Source) : []);
+            var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
+            if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
+        }
+        if (json) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
+        else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+        if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
+        var unrecorded = shape.EvidencePath is not null && run.EvidenceFiles.Count == 0;
+        return unrecorded && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
+    }
+
+    /// <summary>--expect-rows and --expect-sql in the check-file form the engine's checks take (database from --database or the default).</summary>
+    internal static IReadOnlyList<System.Collections.IDictionary> QuickChecks(IEnumerable<string> rows, IEnumerable<string> sql)
+    {
+        var checks = new List<System.Collections.IDictionary>();
+        foreach (var spec in rows)
+        {
+            var c = ParseRowCheck("-", spec);
+            var d = new System.Collections.Hashtable { ["kind"] = "row-count", ["name"] = $"rows {c.Table}", ["table"] = c.Table };
+            if (c.Minimum == c.Maximum && c.Minimum is { } exact) d["exact"] = exact;
+            else
+            {
+                if (c.Minimum is { } min) d["min"] = min;
+                if (c.Maximum is { } max) d["max"] = max;
+            }
+            checks.Add(d);
+        }
+        var i = 0;
+        foreach (var spec in sql)
+        {
+            var c = ParseSqlCheck("-", spec, ++i);
+            checks.Add(new System.Collections.Hashtable { ["kind"] = "sql", ["name"] = c.Name, ["query"] = c.Sql, ["equals"] = c.Expected });
+        }
+        return checks;
     }
 
     /// <summary>Maps a record to the CLI's stable exit codes.</summary>

@@ -286,7 +286,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         {
             try
             {
-                var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey }, CancellationToken.None).ConfigureAwait(false);
+                var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey, TextfileCollectorPath = request.TextfileCollectorPath }, CancellationToken.None).ConfigureAwait(false);
                 files.AddRange(paths.All);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or RestoreOpsException)

@@ -27,6 +27,8 @@ public sealed class DrillRequest
     public byte[]? SigningKey { get; init; }
     /// <summary>Ping this URL when the drill passes (silence is the alarm).</summary>
     public Uri? HeartbeatUrl { get; init; }
+    /// <summary>Also write the metrics to this file, for node-exporter's textfile collector.</summary>
+    public string? TextfileCollectorPath { get; init; }
 }
 
 /// <summary>What a drill produced besides its record: the evidence files and anything a human should know.</summary>
