@@ -507,7 +507,7 @@ public sealed class RestoreEngine : IAsyncDisposable
                 foreach (var item in list.Items)
                 {
                     if (query.OrphanedOnly && !CnpgOwnership.IsExpiredDrillObject(item, now)) continue;
-                    var cluster = FromClusterResource(item);
+                    var cluster = CnpgRestoreClusters.ToRestoreCluster(item);
                     if (!Wanted(cluster)) continue;
                     if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
                     var own = query.Kubernetes.Connect();
@@ -520,43 +520,5 @@ public sealed class RestoreEngine : IAsyncDisposable
             }
         }
         return result;
-    }
-
-    /// <summary>A labelled recovery Cluster as a pipeline object.</summary>
-    internal static RestoreCluster FromClusterResource(JsonObject cluster)
-    {
-        var meta = cluster["metadata"]!;
-        var labels = meta["labels"];
-        var annotations = meta["annotations"];
-        var status = cluster["status"];
-        string? Text(JsonNode? n) => n is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
-        DateTimeOffset? Time(JsonNode? n) => Text(n) is { } s && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : null;
-        var phase = Text(status?["phase"]);
-        var sourceNs = Text(labels?[CnpgNames.SourceNamespaceLabel]);
-        var sourceCluster = Text(labels?[CnpgNames.SourceClusterLabel]);
-        var recovery = cluster["spec"]?["bootstrap"]?["recovery"];
-        var ready = phase == CnpgNames.PhaseHealthy && CrdSchema.Number(status?["readyInstances"]) is { } n && n >= (CrdSchema.Number(cluster["spec"]?["instances"]) ?? 1);
-        return new RestoreCluster
-        {
-            Name = Text(meta["name"])!,
-            Namespace = Text(meta["namespace"]),
-            DrillId = Text(labels?[CnpgNames.DrillIdLabel]) ?? "unknown",
-            Kind = RestoreTargetKind.Cnpg,
-            Purpose = Text(annotations?[CnpgNames.PurposeAnnotation]) == "recovery" ? RestorePurpose.Recovery : RestorePurpose.Drill,
-            CreatedAt = Time(meta["creationTimestamp"]) ?? DateTimeOffset.UtcNow,
-            ExpiresAt = Time(annotations?[CnpgNames.ExpiresAnnotation]),
-            Phase = ready ? RestoreClusterPhase.Ready : phase is not null && CnpgNames.FailurePhases.Contains(phase) ? RestoreClusterPhase.Failed : RestoreClusterPhase.Replaying,
-            Timeline = CrdSchema.Number(status?["timelineID"]) is { } tli ? (int)tli : null,
-            RecoveryTarget = RecoveryTarget.Latest,
-            Backup = new Backup
-            {
-                Id = Text(recovery?["backup"]?["name"]) ?? "(external cluster)",
-                Name = Text(recovery?["backup"]?["name"]),
-                SourceKind = BackupSourceKind.CnpgBackup,
-                Source = sourceNs is not null && sourceCluster is not null ? $"{sourceNs}/{sourceCluster}" : "unknown",
-                Method = recovery?["backup"] is null ? "plugin" : "barmanObjectStore",
-                Location = new BackupLocation(),
-            },
-        };
     }
 }

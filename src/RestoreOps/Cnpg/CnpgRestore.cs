@@ -433,7 +433,8 @@ public sealed class CnpgRestore : IAsyncDisposable
             details: state);
     }
 
-    private static bool IsReady(JsonObject cluster)
+    /// <summary>Healthy, the Ready condition True, and every instance ready: the definitions of CNPG's own e2e tests.</summary>
+    internal static bool IsReady(JsonObject cluster)
     {
         var status = cluster["status"];
         if (status?["phase"]?.GetValue<string>() != CnpgNames.PhaseHealthy) return false;
