@@ -2,6 +2,7 @@ using System.Globalization;
 using Npgsql;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Fixtures;
