@@ -9,7 +9,6 @@ using RestoreOps.Evidence;
 using RestoreOps.Kubernetes;
 using RestoreOps.Local;
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
 namespace RestoreOps;
 
