@@ -9,7 +9,6 @@ using RestoreOps.Evidence;
 using RestoreOps.Kubernetes;
 using RestoreOps.Local;
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
 namespace RestoreOps;
 
@@ -74,22 +73,13 @@ public sealed class RestoreEngine : IAsyncDisposable
     // ---- backups ------------------------------------------------------------------------------------------
 
     /// <summary>Completed CNPG <c>Backup</c>s in <paramref name="ns"/> (of <paramref name="cluster"/>, or of every cluster), newest first.</summary>
-    public Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct) =>
-        ListCnpgBackupsAsync(access, ns, cluster, ct);
-
-    /// <summary>The listing behind <see cref="GetCnpgBackupsAsync"/>: it needs no engine state, so tab completion uses it directly.</summary>
-    internal static async Task<IReadOnlyList<Backup>> ListCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
+    public async Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(access);
         var api = access.Connect();
         try
         {
-            if (cluster is not null) return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
-            var list = await api.ListAsync(ResourceKind.Backup, ns, null, null, ct).ConfigureAwait(false);
-            return list.Items.Select(b => b["spec"]?["cluster"]?["name"]?.GetValue<string>()).OfType<string>().Distinct(StringComparer.Ordinal)
-                .SelectMany(c => CnpgBackups.Completed(list.Items, c))
-                .OrderByDescending(b => b.EndTime ?? DateTimeOffset.MinValue).ThenByDescending(b => b.Id, StringComparer.Ordinal)
-                .ToList();
+            return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
         }
         finally
         {

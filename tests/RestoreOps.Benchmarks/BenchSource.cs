@@ -2,6 +2,7 @@ using System.Globalization;
 using Npgsql;
 using RestoreOps.Automation;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 
 namespace RestoreOps.Benchmarks;

@@ -5,6 +5,7 @@ using RestoreOps.Backups;
 using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Benchmarks;
 

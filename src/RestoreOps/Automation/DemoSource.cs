@@ -3,6 +3,7 @@ using RestoreOps.Backups;
 using RestoreOps.Checks;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Automation;
 

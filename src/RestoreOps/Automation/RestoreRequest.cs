@@ -1,5 +1,4 @@
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
 namespace RestoreOps.Automation;
 

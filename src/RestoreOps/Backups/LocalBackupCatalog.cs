@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Wal;
 
 namespace RestoreOps.Backups;

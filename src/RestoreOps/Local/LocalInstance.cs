@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Local;
 

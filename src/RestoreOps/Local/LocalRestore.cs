@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Npgsql;
 using RestoreOps.Backups;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Wal;
 
 namespace RestoreOps.Local;

@@ -282,7 +282,7 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         await using var b = new RestoreEngine();
         const string secret = "engine-a-only-object-store-secret";
         // s3rver never checks the secret, so any value lists the catalogue; engine a now knows it as a secret.
-        var store = new RestoreOps.ObjectStore.ObjectStoreOptions { EndpointUrl = fx.S3.Endpoint, AccessKeyId = S3rverServer.AccessKey, SecretAccessKey = secret, Region = "us-east-1" };
+        var store = new RestoreOps.ObjectStoreOptions { EndpointUrl = fx.S3.Endpoint, AccessKeyId = S3rverServer.AccessKey, SecretAccessKey = secret, Region = "us-east-1" };
         Assert.NotEmpty(await a.GetBarmanBackupsAsync(F.DestinationPath, "gzip", store, false, Ct));
 
         var target = await a.NewAsync(Request(dump, root), Ct);

@@ -5,6 +5,7 @@ using RestoreOps.Automation;
 using RestoreOps.Cli;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Restore;
 using Xunit;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RestoreOps.Automation;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Automation;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Restore;

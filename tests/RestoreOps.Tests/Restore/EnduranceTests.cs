@@ -4,6 +4,7 @@ using RestoreOps.Checks;
 using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 using Xunit;
 using F = RestoreOps.Tests.Fixtures.BackupFixtures;

@@ -1,4 +1,4 @@
-namespace RestoreOps.ObjectStore;
+namespace RestoreOps;
 
 /// <summary>
 /// How to reach an S3-compatible object store: endpoint, region and credentials.
@@ -8,6 +8,8 @@ namespace RestoreOps.ObjectStore;
 /// With no access key at all (neither given nor in the environment) the AWS SDK's default credential
 /// chain is used (profiles, web identity, container and instance roles), which is what IRSA and
 /// similar setups on Kubernetes rely on. <see cref="ToString"/> never prints the secret or the session token.
+/// It lives in the root namespace, beside the errors, because it is a parameter of the engine's door: front ends
+/// build it from their options and hand it in, and the layers below (catalogues, WAL archive, S3 client) only read it.
 /// </remarks>
 public sealed record ObjectStoreOptions
 {

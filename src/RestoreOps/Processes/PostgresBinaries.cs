@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>
 /// A directory of PostgreSQL server binaries of one major version. A restore must use the backup's major

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>
 /// The operating-system account that runs PostgreSQL. PostgreSQL refuses to run as root, so when RestoreOps
