@@ -73,7 +73,9 @@ public static class Decompression
             case Gzip:
                 return new VerifiedGZipStream(compressed);
             case Bzip2:
-                return new BZip2InputStream(compressed) { IsStreamOwner = true };
+                // SharpZipLib's decoder pulls its input a byte at a time: without a buffer every byte would be a
+                // call into the (network) stream beneath.
+                return new BZip2InputStream(new BufferedStream(compressed, 1 << 16)) { IsStreamOwner = true };
             case Xz or Zstd or Lz4:
                 return ExternalDecompressorStream.Start(compression, compressed);
             case Snappy:
@@ -349,10 +351,14 @@ internal sealed class ExternalDecompressorStream : ReadOnlyStream
         try { await _feeder.ConfigureAwait(false); }
         catch (Exception ex) { feedError = ex; }
         var stderr = await _stderr.ConfigureAwait(false);
-        if (_process.ExitCode != 0)
-            throw new InvalidDataException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).", feedError);
+        // A failed input comes first: the decompressor then sees its input cut off and fails too, and reporting that
+        // as corrupt data would blame the backup for a stalled or unreachable object store.
+        if (feedError is RestoreOpsException or InvalidDataException)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(feedError);
         if (feedError is not null)
             throw new IOException($"Reading the compressed input for {_program} failed: {feedError.Message}", feedError);
+        if (_process.ExitCode != 0)
+            throw new InvalidDataException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).");
     }
 
     protected override void Dispose(bool disposing)
