@@ -73,9 +73,12 @@ public static class Decompression
             case Gzip:
                 return new VerifiedGZipStream(compressed);
             case Bzip2:
+            {
                 // SharpZipLib's decoder pulls its input a byte at a time: without a buffer every byte would be a
                 // call into the (network) stream beneath.
-                return new BZip2InputStream(new BufferedStream(compressed, 1 << 16)) { IsStreamOwner = true };
+                var buffered = new BufferedStream(compressed, 1 << 16);
+                return new DrainAtEndStream(new BZip2InputStream(buffered) { IsStreamOwner = true }, buffered);
+            }
             case Xz or Zstd or Lz4:
                 return ExternalDecompressorStream.Start(compression, compressed);
             case Snappy:
@@ -377,6 +380,49 @@ internal sealed class ExternalDecompressorStream : ReadOnlyStream
             _process.Dispose();
             _cancel.Dispose();
         }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// Reads the compressed input to its end once the decompressed data has ended. The bzip2 decoder stops at its
+/// end-of-stream marker, and the object store checks an object's length and checksum only at the end of its body:
+/// without this, a base archive or WAL file could be used without that check ever running.
+/// </summary>
+internal sealed class DrainAtEndStream(Stream decompressed, Stream compressed) : ReadOnlyStream
+{
+    private bool _drained;
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = decompressed.Read(buffer);
+        if (n == 0 && buffer.Length > 0 && !_drained)
+        {
+            compressed.CopyTo(Stream.Null);
+            _drained = true;
+        }
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await decompressed.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (n == 0 && buffer.Length > 0 && !_drained)
+        {
+            await compressed.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            _drained = true;
+        }
+        return n;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) decompressed.Dispose();
         base.Dispose(disposing);
     }
 }

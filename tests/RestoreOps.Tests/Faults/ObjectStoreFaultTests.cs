@@ -254,6 +254,37 @@ public sealed class ObjectStoreFaultTests(S3rverServer s3) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bzip2_object_is_read_to_its_end_so_its_checksum_is_checked()
+    {
+        // The bzip2 decoder stops at its end-of-stream marker; bytes after it (here: padding) are only ever read, and
+        // the object's MD5 only ever checked, because the decompressing stream drains its input at the end.
+        var payload = new byte[300_000];
+        new Random(3).NextBytes(payload);
+        using var compressed = new MemoryStream();
+        using (var bzip2 = new ICSharpCode.SharpZipLib.BZip2.BZip2OutputStream(compressed) { IsStreamOwner = false }) bzip2.Write(payload);
+        var length = compressed.Length;
+        compressed.Write(new byte[4096]);
+        var key = $"faults-{Guid.NewGuid():N}/000000010000000000000001.bz2";
+        using (var client = s3.CreateClient()) await s3.PutAsync(client, key, compressed.ToArray());
+        await using (var file = new FileStream(s3.StoredObjectFile(key), FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = length + 100;
+            file.WriteByte(0x42);
+        }
+        using var store = Store();
+
+        var ex = await Assert.ThrowsAsync<RestoreFailedException>(async () =>
+        {
+            await using var stream = RestoreOps.Compression.Decompression.Open(await store.OpenReadAsync(key, CancellationToken.None), "bzip2");
+            var read = new MemoryStream();
+            await stream.CopyToAsync(read);
+            Assert.Equal(payload.Length, read.Length);
+        });
+        Assert.Contains($"s3://backups/{key}", ex.Message);
+        Assert.Contains("is damaged", ex.Message);
+    }
+
+    [Fact]
     public async Task An_object_replaced_during_a_stall_is_not_spliced_onto_the_old_bytes()
     {
         var (key, _) = await PutAsync();
