@@ -59,6 +59,7 @@ internal sealed class ObjectReadStream : ReadOnlyStream
     private GetObjectResponse? _response;
     private Stream? _body;
     private long _skip;
+    private bool _opened;
     private string? _etag;
     private long? _length;
     private long _position;
@@ -193,11 +194,11 @@ internal sealed class ObjectReadStream : ReadOnlyStream
             }
 
             var request = new GetObjectRequest { BucketName = _store.Bucket, Key = _key };
-            if (_etag is not null && (probe || _length is not (null or 0)))
+            if (_opened && (probe || _length is not (null or 0)))
             {
                 request.ByteRange = probe || _length is null ? new ByteRange($"bytes={_position}-") : new ByteRange(_position, _length.Value - 1);
                 // Stores that honour If-Match refuse a replaced object outright; the ETag comparison below covers the rest.
-                request.EtagToMatch = _etag;
+                if (_etag is not null) request.EtagToMatch = _etag;
             }
 
             GetObjectResponse response;
@@ -211,7 +212,7 @@ internal sealed class ObjectReadStream : ReadOnlyStream
             {
                 return false;
             }
-            catch (AmazonS3Exception e) when (_etag is not null && e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.RequestedRangeNotSatisfiable)
+            catch (AmazonS3Exception e) when (_opened && e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.RequestedRangeNotSatisfiable)
             {
                 throw Changed($"the store answered the resumed request with HTTP {(int)e.StatusCode} {e.ErrorCode}");
             }
@@ -240,12 +241,12 @@ internal sealed class ObjectReadStream : ReadOnlyStream
             total = rangeTotal;
         }
 
-        if (_etag is null)
+        if (!_opened)
         {
+            _opened = true;
             _etag = response.ETag;
             _length = total;
-            if (_check == Check.Verify || _check == Check.DigestOnly)
-                _md5 = IsPlainMd5(response) ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+            _md5 = IsPlainMd5(response) ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         }
         else
         {
