@@ -121,9 +121,11 @@ public sealed class WalPrefetcher
             File.Delete(part);
             Interlocked.Increment(ref _failed);
             lock (_plan) FirstFailure ??= e;
-            // One line: the restore script prints it into the server log, where Diagnose finds it again.
-            var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {e.Message.ReplaceLineEndings(" ")}\n";
-            File.WriteAllText(target + ".error", message, Encoding.UTF8);
+            // One line: the restore script prints it into the server log, where the restore finds it again and adds
+            // its own fix; so the cause goes in without ours, and without a byte-order mark in front of it.
+            var cause = e is RestoreOpsException { Fix: { } fix } ? e.Message.Replace($" Fix: {fix}", "", StringComparison.Ordinal) : e.Message;
+            var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {cause.ReplaceLineEndings(" ").TrimEnd('.', ' ')}\n";
+            File.WriteAllText(target + ".error", message, new UTF8Encoding(false));
         }
         finally
         {

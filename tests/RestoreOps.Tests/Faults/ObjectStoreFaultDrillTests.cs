@@ -106,6 +106,7 @@ public sealed class ObjectStoreFaultDrillTests(BackupFixtures fx) : IAsyncLifeti
         Assert.Contains(_proxy.Endpoint, record.FailureMessage);
         Assert.Contains("no data for 2 s", record.FailureMessage);
         Assert.DoesNotContain("last error: none", record.FailureMessage);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(record.FailureMessage!.Split('\n')[0], "Fix:"));
         Leftovers.AssertNone(restore!);
     }
 
