@@ -91,10 +91,11 @@ public static class CliApp
         public readonly Option<string?> EndpointUrl = new("--endpoint-url") { Description = "S3-compatible endpoint URL (MinIO, Ceph, s3rver). Default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL." };
         public readonly Option<string?> Region = new("--region") { Description = "Object store region. Default: AWS_REGION / AWS_DEFAULT_REGION." };
         public readonly Option<string?> AccessKeyId = new("--access-key-id") { Description = "Access key id. The secret is read from AWS_SECRET_ACCESS_KEY, never from the command line (it would show in ps)." };
+        public readonly Option<string?> ReadTimeout = new("--read-timeout") { Description = "Longest wait for the next bytes of an object before the read is retried from where it stopped (default 60s; e.g. 30s, 2m)." };
 
         public void AddTo(Command c)
         {
-            c.Options.Add(Source); c.Options.Add(ServerName); c.Options.Add(EndpointUrl); c.Options.Add(Region); c.Options.Add(AccessKeyId);
+            c.Options.Add(Source); c.Options.Add(ServerName); c.Options.Add(EndpointUrl); c.Options.Add(Region); c.Options.Add(AccessKeyId); c.Options.Add(ReadTimeout);
         }
 
         public ObjectStoreOptions ObjectStore(ParseResult r) => new ObjectStoreOptions
@@ -102,6 +103,7 @@ public static class CliApp
             EndpointUrl = r.GetValue(EndpointUrl),
             Region = r.GetValue(Region),
             AccessKeyId = r.GetValue(AccessKeyId),
+            ReadInactivityTimeout = r.GetValue(ReadTimeout) is { } timeout ? DurationText.Parse(timeout, "--read-timeout") : null,
         }.Resolve();
 
         /// <summary>The server name that must accompany --source; refused with the fix when missing.</summary>
@@ -686,11 +688,20 @@ public static class CliApp
     }
 }
 
-/// <summary>Renders engine progress as one line per change on standard error.</summary>
+/// <summary>
+/// Renders engine progress as one line per change on standard error. A download's byte counts redraw one line in
+/// place on a terminal; in a log (redirected, CI) they are written every few seconds, and at retries and the end.
+/// </summary>
 internal sealed class TerminalProgress(TextWriter stderr) : IProgress<DrillProgress>
 {
+    private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(5);
     private readonly object _gate = new();
+    private readonly bool _terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private string? _last;
+    private TimeSpan _lastTransferLine;
+    private string? _lastRetrying;
+    private int _openLine;
 
     public void Report(DrillProgress value)
     {
@@ -698,6 +709,24 @@ internal sealed class TerminalProgress(TextWriter stderr) : IProgress<DrillProgr
         lock (_gate)
         {
             if (line == _last) return;
+            var sameActivity = _last?.StartsWith($"[{value.Phase}] {value.Activity}", StringComparison.Ordinal) == true;
+            if (value.Transfer is { } transfer && sameActivity)
+            {
+                if (_terminal)
+                {
+                    stderr.Write("\r" + line.PadRight(_openLine));
+                    _openLine = line.Length;
+                    _last = line;
+                    return;
+                }
+                var now = _clock.Elapsed;
+                var final = transfer.TotalBytes is { } total && transfer.BytesTransferred >= total;
+                if (!final && transfer.Retrying == _lastRetrying && now - _lastTransferLine < LogInterval) return;
+                _lastTransferLine = now;
+                _lastRetrying = transfer.Retrying;
+            }
+            if (_openLine > 0) stderr.WriteLine();
+            _openLine = 0;
             _last = line;
             stderr.WriteLine(line);
         }

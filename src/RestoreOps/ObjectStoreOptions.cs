@@ -35,6 +35,29 @@ public sealed record ObjectStoreOptions
     /// </summary>
     public bool? ForcePathStyle { get; init; }
 
+    /// <summary>The default of <see cref="ReadInactivityTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultReadInactivityTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The longest RestoreOps waits for the next bytes of an object, from asking for it to its last byte
+    /// (default 60 s). It bounds silence, not the whole transfer: a slow but steady download never hits it,
+    /// a store that stops sending mid-body does, and the read is then retried from the byte it reached.
+    /// null means the default.
+    /// </summary>
+    public TimeSpan? ReadInactivityTimeout { get; init; }
+
+    /// <summary>
+    /// Requests for one object that may fail in a row, without a byte of progress between them, before the read
+    /// gives up (default 4). Resets, read timeouts and HTTP 5xx count; a request that delivers bytes resets the count.
+    /// </summary>
+    public int ReadAttempts { get; init; } = 4;
+
+    /// <summary>First pause before a retried request; it doubles per failure. Tests shorten it.</summary>
+    internal TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The inactivity timeout in effect.</summary>
+    public TimeSpan EffectiveReadInactivityTimeout => ReadInactivityTimeout ?? DefaultReadInactivityTimeout;
+
     /// <summary>Whether path-style addressing will be used.</summary>
     public bool UsePathStyle => ForcePathStyle ?? EndpointUrl is not null;
 
@@ -75,6 +98,15 @@ public sealed record ObjectStoreOptions
                     "Pass the endpoint with its scheme, e.g. --endpoint-url http://minio.example:9000 (or set AWS_ENDPOINT_URL_S3).");
             resolved = resolved with { EndpointUrl = endpoint.TrimEnd('/') };
         }
+
+        if (resolved.ReadInactivityTimeout is { } timeout && timeout <= TimeSpan.Zero)
+            throw new ConfigurationException(
+                $"The object store read timeout must be greater than zero (was {timeout.TotalSeconds:0.###} s).",
+                "Pass --read-timeout with a positive duration, e.g. --read-timeout 60s (or leave it out for the default of 60 s).");
+        if (resolved.ReadAttempts < 1)
+            throw new ConfigurationException(
+                $"The object store read attempts must be at least 1 (was {resolved.ReadAttempts}).",
+                "Leave ReadAttempts at its default of 4, or set 1 or more.");
 
         if (resolved.AccessKeyId is not null && resolved.SecretAccessKey is null)
             throw new ConfigurationException(

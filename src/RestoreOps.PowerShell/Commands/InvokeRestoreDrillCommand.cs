@@ -134,6 +134,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
                 {
                     CurrentOperation = p.Phase.ToString(),
                     PercentComplete = p.PercentComplete is { } pc ? (int)Math.Clamp(pc, 0, 100) : -1,
+                    SecondsRemaining = p.Transfer?.Remaining is { } left ? (int)Math.Min(left.TotalSeconds, int.MaxValue) : -1,
                 });
                 continue;
             }

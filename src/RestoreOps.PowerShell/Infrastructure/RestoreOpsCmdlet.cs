@@ -41,6 +41,7 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
             {
                 CurrentOperation = p.Phase.ToString(),
                 PercentComplete = p.PercentComplete is { } pc ? (int)Math.Clamp(pc, 0, 100) : -1,
+                SecondsRemaining = p.Transfer?.Remaining is { } left ? (int)Math.Min(left.TotalSeconds, int.MaxValue) : -1,
             };
             WriteProgress(record);
             shown = true;

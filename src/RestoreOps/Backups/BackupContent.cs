@@ -21,8 +21,12 @@ public enum ArchiveRole
 /// <param name="Role">Where it restores to.</param>
 /// <param name="TablespaceOid">The tablespace's oid, for <see cref="ArchiveRole.Tablespace"/>.</param>
 /// <param name="Size">Stored size, when known.</param>
-/// <param name="Open">Opens the decompressed tar stream.</param>
-public sealed record BaseArchive(string Name, ArchiveRole Role, string? TablespaceOid, long? Size, Func<CancellationToken, Task<Stream>> Open)
+/// <param name="Open">
+/// Opens the decompressed tar stream, reporting the stored (compressed) bytes read to the progress sink when one is
+/// given. Read it to its end, past the tar end-of-archive marker: only there are the transfer's length and checksum
+/// (and a compressed archive's trailer) checked.
+/// </param>
+public sealed record BaseArchive(string Name, ArchiveRole Role, string? TablespaceOid, long? Size, Func<IProgress<ObjectReadProgress>?, CancellationToken, Task<Stream>> Open)
 {
     /// <summary>Classifies an archive by its name: data.tar*, data_0001.tar*, base.tar*, pg_wal.tar*, &lt;oid&gt;.tar*.</summary>
     public static (ArchiveRole Role, string? Oid)? Classify(string fileName)
@@ -79,7 +83,7 @@ public sealed class BackupContent : IDisposable
                     var role = BaseArchive.Classify(fileName) ?? (ArchiveRole.Data, null);
                     var (_, compression) = Decompression.SplitSuffix(fileName);
                     return new BaseArchive(store.Describe(key), role.Role, role.Oid, null,
-                        async ct => Decompression.Open(await store.OpenReadAsync(key, ct).ConfigureAwait(false), compression));
+                        async (progress, ct) => Decompression.Open(await store.OpenReadAsync(key, progress, ct).ConfigureAwait(false), compression));
                 }).ToList();
                 if (archives.Count == 0)
                     throw new RestoreFailedException($"Backup {backup.Id} in {backup.Source} has no data archive (data.tar…).",
@@ -109,8 +113,9 @@ public sealed class BackupContent : IDisposable
             var fileName = Path.GetFileName(path);
             if (BaseArchive.Classify(fileName) is not { } role) continue;
             var (_, compression) = Decompression.SplitSuffix(fileName);
-            archives.Add(new BaseArchive(path, role.Role, role.Oid, new FileInfo(path).Length,
-                _ => Task.FromResult(Decompression.Open(File.OpenRead(path), compression))));
+            var size = new FileInfo(path).Length;
+            archives.Add(new BaseArchive(path, role.Role, role.Oid, size,
+                (progress, _) => Task.FromResult(Decompression.Open(new CountingStream(File.OpenRead(path), size, progress), compression))));
         }
         // Data first (split parts in order), then pg_wal, then tablespaces.
         return archives.OrderBy(a => a.Role).ThenBy(a => a.Name, StringComparer.Ordinal).ToList();
@@ -118,4 +123,43 @@ public sealed class BackupContent : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _owned?.Dispose();
+
+    /// <summary>Reports the bytes read from a local archive, as the object store does for its objects.</summary>
+    private sealed class CountingStream(Stream inner, long size, IProgress<ObjectReadProgress>? progress) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => size;
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        private int Count(int n)
+        {
+            _read += n;
+            if (n > 0 || _read == size) progress?.Report(new ObjectReadProgress(_read, size));
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
 }

@@ -28,7 +28,7 @@ public static partial class LocalBackupCatalog
                 "Point --base-backup at a pg_basebackup -Ft output directory.");
 
         string? label = null, pgVersion = null;
-        await using (var stream = await data.Open(cancellationToken).ConfigureAwait(false))
+        await using (var stream = await data.Open(null, cancellationToken).ConfigureAwait(false))
         {
             try
             {

@@ -73,7 +73,12 @@ public static class Decompression
             case Gzip:
                 return new VerifiedGZipStream(compressed);
             case Bzip2:
-                return new BZip2InputStream(compressed) { IsStreamOwner = true };
+            {
+                // SharpZipLib's decoder pulls its input a byte at a time: without a buffer every byte would be a
+                // call into the (network) stream beneath.
+                var buffered = new BufferedStream(compressed, 1 << 16);
+                return new DrainAtEndStream(new BZip2InputStream(buffered) { IsStreamOwner = true }, buffered);
+            }
             case Xz or Zstd or Lz4:
                 return ExternalDecompressorStream.Start(compression, compressed);
             case Snappy:
@@ -349,10 +354,14 @@ internal sealed class ExternalDecompressorStream : ReadOnlyStream
         try { await _feeder.ConfigureAwait(false); }
         catch (Exception ex) { feedError = ex; }
         var stderr = await _stderr.ConfigureAwait(false);
-        if (_process.ExitCode != 0)
-            throw new InvalidDataException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).", feedError);
+        // A failed input comes first: the decompressor then sees its input cut off and fails too, and reporting that
+        // as corrupt data would blame the backup for a stalled or unreachable object store.
+        if (feedError is RestoreOpsException or InvalidDataException)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(feedError);
         if (feedError is not null)
             throw new IOException($"Reading the compressed input for {_program} failed: {feedError.Message}", feedError);
+        if (_process.ExitCode != 0)
+            throw new InvalidDataException($"{_program} -dc failed with exit code {_process.ExitCode}: {(stderr.Length > 0 ? stderr : "no message")} (the compressed data is corrupt or truncated).");
     }
 
     protected override void Dispose(bool disposing)
@@ -371,6 +380,49 @@ internal sealed class ExternalDecompressorStream : ReadOnlyStream
             _process.Dispose();
             _cancel.Dispose();
         }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// Reads the compressed input to its end once the decompressed data has ended. The bzip2 decoder stops at its
+/// end-of-stream marker, and the object store checks an object's length and checksum only at the end of its body:
+/// without this, a base archive or WAL file could be used without that check ever running.
+/// </summary>
+internal sealed class DrainAtEndStream(Stream decompressed, Stream compressed) : ReadOnlyStream
+{
+    private bool _drained;
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = decompressed.Read(buffer);
+        if (n == 0 && buffer.Length > 0 && !_drained)
+        {
+            compressed.CopyTo(Stream.Null);
+            _drained = true;
+        }
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await decompressed.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (n == 0 && buffer.Length > 0 && !_drained)
+        {
+            await compressed.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            _drained = true;
+        }
+        return n;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) decompressed.Dispose();
         base.Dispose(disposing);
     }
 }

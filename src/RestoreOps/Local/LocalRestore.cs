@@ -224,7 +224,8 @@ public sealed partial class LocalRestore : IAsyncDisposable
                 };
                 Directory.CreateDirectory(destination);
                 if (archive.Role == ArchiveRole.Tablespace) tablespaceOids.Add(archive.TablespaceOid!);
-                await using var stream = await archive.Open(ct).ConfigureAwait(false);
+                var meter = new ObjectStore.TransferMeter(progress, DrillPhase.Download, $"Downloading and unpacking {archive.Name}", archive.Name);
+                await using var stream = await archive.Open(meter, ct).ConfigureAwait(false);
                 var stats = await TarUnpacker.UnpackAsync(stream, destination, archive.Name, ct).ConfigureAwait(false);
                 bytes += stats.Bytes;
                 entries += stats.Entries;

@@ -75,6 +75,9 @@ public static class TarUnpacker
                 entries++;
                 if (entries % 64 == 0) cancellationToken.ThrowIfCancellationRequested();
             }
+            // On past the end-of-archive marker to the end of the stream: only there are the transfer's length and
+            // checksum and a compressed archive's trailer checked. Stopping at the marker let damage pass unseen.
+            await tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException
                                       or ICSharpCode.SharpZipLib.SharpZipBaseException)

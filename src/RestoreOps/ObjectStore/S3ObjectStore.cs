@@ -21,8 +21,16 @@ public sealed class S3ObjectStore : IObjectStore
     /// <summary>Creates a store for <paramref name="bucket"/>; <paramref name="options"/> are resolved against the environment first.</summary>
     /// <exception cref="ConfigurationException">The options are inconsistent (see <see cref="ObjectStoreOptions.Resolve"/>).</exception>
     public S3ObjectStore(string bucket, ObjectStoreOptions options)
-        : this(CreateClient(options.Resolve(), out var endpoint), bucket, endpoint, ownsClient: true)
+        : this(options.Resolve(), bucket)
     {
+    }
+
+    private S3ObjectStore(ObjectStoreOptions resolved, string bucket)
+        : this(CreateClient(resolved, out var endpoint), bucket, endpoint, ownsClient: true)
+    {
+        ReadTimeout = resolved.EffectiveReadInactivityTimeout;
+        ReadAttempts = resolved.ReadAttempts;
+        RetryDelay = resolved.RetryDelay;
     }
 
     /// <summary>Wraps an existing client (tests, or a caller that shares one client).</summary>
@@ -47,6 +55,28 @@ public sealed class S3ObjectStore : IObjectStore
     /// <summary>Keys per listing request (1–1000); smaller values only make sense in tests.</summary>
     public int MaxKeys { get; init; } = 1000;
 
+    /// <summary>The longest wait for response headers or for the next bytes of a body (see <see cref="ObjectStoreOptions.ReadInactivityTimeout"/>).</summary>
+    public TimeSpan ReadTimeout { get; init; } = ObjectStoreOptions.DefaultReadInactivityTimeout;
+
+    /// <summary>Requests for one object that may fail in a row without progress (see <see cref="ObjectStoreOptions.ReadAttempts"/>).</summary>
+    public int ReadAttempts { get; init; } = 4;
+
+    /// <summary>Pause before the first retry of an object read; doubles per failure in a row.</summary>
+    internal TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The endpoint as messages name it.</summary>
+    internal string EndpointDescription => _endpointDescription;
+
+    internal IAmazonS3 Client => _client;
+
+    /// <summary>The pause before retry number <paramref name="failures"/>: doubling, capped at 30 s, with jitter so parallel readers spread out.</summary>
+    internal TimeSpan Backoff(int failures)
+    {
+        var delay = RetryDelay.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 16));
+        delay = Math.Min(delay, 30_000) * (0.75 + Random.Shared.NextDouble() / 2);
+        return TimeSpan.FromMilliseconds(delay);
+    }
+
     /// <summary>
     /// Builds the SDK client for resolved options: path-style and a signing region for S3-compatible
     /// endpoints, checksums only where S3 requires them, and few retries so a dead endpoint fails in seconds.
@@ -64,7 +94,8 @@ public sealed class S3ObjectStore : IObjectStore
             // The SDK default (standard mode, 3 attempts with backoff) turns a typo in the endpoint into a
             // long hang for a drill that should report the problem at once.
             MaxErrorRetry = 2,
-            Timeout = TimeSpan.FromSeconds(60),
+            // A backstop for every request; object reads also run under their own, configurable inactivity timeout.
+            Timeout = options.EffectiveReadInactivityTimeout > TimeSpan.FromSeconds(60) ? options.EffectiveReadInactivityTimeout : TimeSpan.FromSeconds(60),
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
         if (options.EndpointUrl is { } endpoint)
@@ -132,18 +163,18 @@ public sealed class S3ObjectStore : IObjectStore
     }
 
     /// <inheritdoc />
-    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, cancellationToken).ConfigureAwait(false);
-            return response.ResponseStream;
-        }
-        catch (Exception ex) when (Translate(ex, key, "read", cancellationToken) is { } translated)
-        {
-            throw translated;
-        }
-    }
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenReadAsync(key, null, cancellationToken);
+
+    /// <summary>
+    /// Opens an object for streaming. The stream never waits longer than <see cref="ReadTimeout"/> for bytes,
+    /// resumes with a ranged GET from the byte it reached after a reset, stall, truncation or HTTP 5xx (checking
+    /// that the ETag did not change), and at its end checks the length and, where the ETag is a plain MD5, the
+    /// content. See <see cref="ObjectReadStream"/> for what each failure becomes.
+    /// </summary>
+    /// <exception cref="RestoreFailedException">The object does not exist.</exception>
+    /// <exception cref="InfrastructureException">The store refused the credentials, or kept failing.</exception>
+    public async Task<Stream> OpenReadAsync(string key, IProgress<ObjectReadProgress>? progress, CancellationToken cancellationToken) =>
+        await ObjectReadStream.OpenAsync(this, key, progress, ObjectReadStream.Check.Verify, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Maps an SDK or network failure onto our exception kinds; null leaves it alone (cancellation the
@@ -200,7 +231,7 @@ public sealed class S3ObjectStore : IObjectStore
         return null;
     }
 
-    private static bool IsNetworkFailure(Exception ex, out string detail)
+    internal static bool IsNetworkFailure(Exception ex, out string detail)
     {
         for (var e = ex; e is not null; e = e.InnerException)
         {

@@ -78,7 +78,10 @@ public sealed class WalPrefetcher
         }
     }
 
-    /// <summary>Attempts per file: a dropped connection or a checksum mismatch on the wire is retried, a missing or corrupt file is not.</summary>
+    /// <summary>
+    /// Attempts per file: a dropped connection or bytes damaged on the wire are retried, a missing or corrupt file is not,
+    /// and neither is an object store that already gave up after its own retries (it resumes and retries within one fetch).
+    /// </summary>
     internal const int Attempts = 3;
 
     private async Task FetchOneAsync(WalArchiveFile file, CancellationToken cancellationToken)
@@ -118,8 +121,11 @@ public sealed class WalPrefetcher
             File.Delete(part);
             Interlocked.Increment(ref _failed);
             lock (_plan) FirstFailure ??= e;
-            var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {e.Message}\n";
-            File.WriteAllText(target + ".error", message); // UTF-8 without a BOM: the server log shows it as it is
+            // One line: the restore script prints it into the server log, where the restore finds it again and adds
+            // its own fix; so the cause goes in without ours, and without a byte-order mark in front of it.
+            var cause = e is RestoreOpsException { Fix: { } fix } ? e.Message.Replace($" Fix: {fix}", "", StringComparison.Ordinal) : e.Message;
+            var message = $"RestoreOps could not fetch {file.Name} from {_archive.Description}: {cause.ReplaceLineEndings(" ").TrimEnd('.', ' ')}\n";
+            File.WriteAllText(target + ".error", message, new UTF8Encoding(false));
         }
         finally
         {
@@ -127,9 +133,16 @@ public sealed class WalPrefetcher
         }
     }
 
-    // What the archive says (no such file, damaged data) will not change on a retry; the network might.
-    private static bool IsTransient(Exception e) =>
-        e is not (InvalidDataException or RestoreFailedException or ConfigurationException or OperationCanceledException);
+    // What the archive says (no such file, damaged data) will not change on a retry; the network might. The object
+    // store retries and resumes transport faults itself, so its InfrastructureException means it gave up (a stalled
+    // store must fail the fetch now, not after three more rounds of timeouts) — except when a body arrived damaged,
+    // which only a fresh fetch of the whole file can repair.
+    private static bool IsTransient(Exception e) => e switch
+    {
+        RestoreOpsException r => ObjectStore.ObjectReadStream.IsRetryable(r),
+        InvalidDataException or OperationCanceledException => false,
+        _ => true,
+    };
 
     /// <summary>
     /// The restore_command script. Exit 1 tells PostgreSQL "not in the archive" (normal at the end of WAL);

@@ -78,6 +78,16 @@ public sealed class S3rverServer : IDisposable
     /// <summary>The endpoint URL, e.g. <c>http://127.0.0.1:40123</c>.</summary>
     public string Endpoint { get; }
 
+    /// <summary>
+    /// The file s3rver keeps an object's bytes in. Changing it in place damages the stored object behind s3rver's back:
+    /// its ETag (the MD5 recorded at upload) and its length stay, as with bit rot on a real store.
+    /// </summary>
+    public string StoredObjectFile(string key)
+    {
+        var parts = key.Split('/');
+        return Path.Combine([_directory, Bucket, .. parts[..^1], parts[^1] + "._S3rver_object"]);
+    }
+
     /// <summary>What s3rver printed so far.</summary>
     public string Output { get { lock (_output) return _output.ToString(); } }
 
