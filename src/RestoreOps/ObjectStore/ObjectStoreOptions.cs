@@ -70,18 +70,18 @@ public sealed record ObjectStoreOptions
             if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                 throw new ConfigurationException(
                     $"The object store endpoint '{endpoint}' is not an absolute http:// or https:// URL.",
-                    "Pass the endpoint with its scheme, e.g. --endpoint-url http://minio.example:9000 (or set AWS_ENDPOINT_URL_S3).");
+                    $"Pass the endpoint with its scheme ({InputKey.EndpointUrl.Ref()}), e.g. http://minio.example:9000 (or set AWS_ENDPOINT_URL_S3).");
             resolved = resolved with { EndpointUrl = endpoint.TrimEnd('/') };
         }
 
         if (resolved.AccessKeyId is not null && resolved.SecretAccessKey is null)
             throw new ConfigurationException(
                 $"An access key id ({resolved.AccessKeyId}) was given but no secret access key.",
-                "Pass --secret-key or set AWS_SECRET_ACCESS_KEY, or give neither key to use the AWS default credential chain.");
+                $"Pass {InputKey.SecretAccessKey.Ref()} or set AWS_SECRET_ACCESS_KEY, or give neither key to use the AWS default credential chain.");
         if (resolved.AccessKeyId is null && resolved.SecretAccessKey is not null)
             throw new ConfigurationException(
                 "A secret access key was given but no access key id.",
-                "Pass --access-key or set AWS_ACCESS_KEY_ID together with the secret.");
+                $"Pass {InputKey.AccessKeyId.Ref()} or set AWS_ACCESS_KEY_ID together with the secret.");
 
         return resolved;
     }
