@@ -315,7 +315,7 @@ public static class CliApp
         var osUser = new Option<string?>("--os-user") { HelpName = "USER", Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
         var pgBin = new Option<string?>("--pg-bin") { HelpName = "DIR", Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
         var workDir = new Option<string?>("--work-dir") { HelpName = "DIR", Description = "Parent directory for the restore's files (default: the temp directory)." };
-        var timeout = new Option<string?>("--timeout") { HelpName = "DURATION", Description = $"How long the restore may take to become ready before it fails: a duration (90s, 30m, 2h, PT45M) or whole seconds, at most {InputDuration.Format(InputLimits.MaxTimeout)}. Default 30m." };
+        var timeout = new Option<string?>("--timeout") { HelpName = "DURATION", Description = $"How long the restore may take to become ready before it fails: a duration (90s, 30m, 1h30m, PT45M) or a number of seconds, at most {InputDuration.Format(InputLimits.MaxTimeout)}. Default 30m." };
         var walParallelism = new Option<string?>("--wal-parallelism") { HelpName = "N", Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
         var drillId = new Option<string?>("--drill-id") { HelpName = "ID", Description = "Drill id (default: generated)." };
         var k8s = new KubernetesOptions();
@@ -357,9 +357,9 @@ public static class CliApp
             string? PathOf(Option<string?> o) => InputPaths.Absolute(r.GetValue(o), o.Name);
             var evidenceDir = PathOf(evidence);
             var id = DrillIds.Validate(r.GetValue(drillId), InputKey.DrillId);
-            // Whole seconds as before, so existing schedules keep working; any duration besides.
+            // Plain seconds as before, so existing schedules keep working; any duration besides.
             var readyTimeout = r.GetValue(timeout) is { } timeoutText
-                ? InputDuration.Parse(timeoutText, InputKey.Timeout, InputLimits.MaxTimeout, wholeNumberIsSeconds: true)
+                ? InputDuration.Parse(timeoutText, InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true)
                 : DefaultTimeout;
             // A reused id is refused before a restore is spent on it: its evidence could not be recorded.
             if (id is not null && evidenceDir is not null) EvidenceWriter.EnsureNewRecord(evidenceDir, id);

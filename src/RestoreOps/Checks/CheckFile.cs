@@ -286,7 +286,7 @@ public static class CheckFile
             if (v is Scalar { Raw: TimeSpan t } && t > TimeSpan.Zero && t <= InputLimits.MaxDuration) return t;
             // The command line's grammar, so a duration copied from one to the other means the same; a plain number
             // stays seconds, as check files always read it.
-            if (v is Scalar { Value: { } s } && InputDuration.TryParse(s, out var d, wholeNumberIsSeconds: true)) return d;
+            if (v is Scalar { Value: { } s } && InputDuration.TryParse(s, out var d, numberIsSeconds: true)) return d;
             throw TypeError(key, line, v, $"a positive duration such as {InputDuration.Forms}");
         }
 

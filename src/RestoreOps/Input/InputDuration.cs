@@ -7,7 +7,7 @@ namespace RestoreOps;
 /// <summary>
 /// The one duration grammar of every front end and file: <c>90s</c>, <c>30m</c>, <c>26h</c>, <c>7d</c>, <c>500ms</c>,
 /// parts combined largest first (<c>1h30m</c>, <c>1d12h</c>, <c>2m30s</c>; decimals such as <c>1.5h</c> too), or ISO 8601
-/// (<c>PT30M</c>, <c>P7D</c>). Where an input took plain numbers before (the CLI's <c>--timeout</c>, check files), a whole
+/// (<c>PT30M</c>, <c>P7D</c>). Where an input took plain numbers before (the CLI's <c>--timeout</c>, check files), a plain
 /// number is seconds.
 /// </summary>
 /// <example><code>TimeSpan maxAge = InputDuration.Parse("26h", InputKey.MaxBackupAge);</code></example>
@@ -23,35 +23,35 @@ public static partial class InputDuration
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Compact();
 
-    [GeneratedRegex(@"^\d+$", RegexOptions.CultureInvariant)]
-    private static partial Regex WholeNumber();
+    [GeneratedRegex($@"^{Number}$", RegexOptions.CultureInvariant)]
+    private static partial Regex PlainNumber();
 
     /// <summary>Parses a duration the user gave as <paramref name="input"/>; errors refer to it by key, so each front end names it in its spelling.</summary>
     /// <param name="text">What the user wrote.</param>
     /// <param name="input">The input it came from.</param>
     /// <param name="maximum">The longest value accepted; default <see cref="InputLimits.MaxDuration"/> (ten years).</param>
-    /// <param name="wholeNumberIsSeconds">Accept a plain whole number as seconds (for inputs that always did).</param>
+    /// <param name="numberIsSeconds">Accept a plain number as seconds (for inputs that always did).</param>
     /// <exception cref="ConfigurationException">Not a duration, not positive, or longer than <paramref name="maximum"/>.</exception>
-    public static TimeSpan Parse(string text, InputKey input, TimeSpan? maximum = null, bool wholeNumberIsSeconds = false) =>
-        Parse(text, input.Ref(), maximum, wholeNumberIsSeconds, input);
+    public static TimeSpan Parse(string text, InputKey input, TimeSpan? maximum = null, bool numberIsSeconds = false) =>
+        Parse(text, input.Ref(), maximum, numberIsSeconds, input);
 
     /// <summary>Parses a duration named in errors by <paramref name="inputName"/> (a check-file key, a file and line).</summary>
     /// <param name="text">What the user wrote.</param>
     /// <param name="inputName">How the error names the input.</param>
     /// <param name="maximum">The longest value accepted; default <see cref="InputLimits.MaxDuration"/> (ten years).</param>
-    /// <param name="wholeNumberIsSeconds">Accept a plain whole number as seconds.</param>
+    /// <param name="numberIsSeconds">Accept a plain number as seconds.</param>
     /// <exception cref="ConfigurationException">Not a duration, not positive, or longer than <paramref name="maximum"/>.</exception>
-    public static TimeSpan Parse(string text, string inputName, TimeSpan? maximum = null, bool wholeNumberIsSeconds = false) =>
-        Parse(text, inputName, maximum, wholeNumberIsSeconds, null);
+    public static TimeSpan Parse(string text, string inputName, TimeSpan? maximum = null, bool numberIsSeconds = false) =>
+        Parse(text, inputName, maximum, numberIsSeconds, null);
 
     /// <summary>True when <paramref name="text"/> is a positive duration within <paramref name="maximum"/>.</summary>
-    public static bool TryParse(string? text, out TimeSpan value, TimeSpan? maximum = null, bool wholeNumberIsSeconds = false)
+    public static bool TryParse(string? text, out TimeSpan value, TimeSpan? maximum = null, bool numberIsSeconds = false)
     {
         value = default;
         if (text is null) return false;
         try
         {
-            value = Parse(text, "duration", maximum, wholeNumberIsSeconds, null);
+            value = Parse(text, "duration", maximum, numberIsSeconds, null);
             return true;
         }
         catch (ConfigurationException)
@@ -60,7 +60,7 @@ public static partial class InputDuration
         }
     }
 
-    private static TimeSpan Parse(string text, string name, TimeSpan? maximum, bool wholeNumberIsSeconds, InputKey? key)
+    private static TimeSpan Parse(string text, string name, TimeSpan? maximum, bool numberIsSeconds, InputKey? key)
     {
         ArgumentNullException.ThrowIfNull(text);
         var max = maximum ?? InputLimits.MaxDuration;
@@ -69,19 +69,19 @@ public static partial class InputDuration
         if (t.StartsWith('P') || t.StartsWith('p'))
         {
             try { value = XmlConvert.ToTimeSpan(t.ToUpperInvariant()); }
-            catch (FormatException) { throw Invalid(text, name, wholeNumberIsSeconds, key); }
+            catch (FormatException) { throw Invalid(text, name, numberIsSeconds, key); }
             catch (OverflowException) { throw TooLong(text, name, max, key); }
         }
-        else if (wholeNumberIsSeconds && WholeNumber().IsMatch(t))
+        else if (numberIsSeconds && PlainNumber().IsMatch(t))
         {
-            if (!double.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > max.TotalSeconds) throw TooLong(text, name, max, key);
+            if (!double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds > max.TotalSeconds) throw TooLong(text, name, max, key);
             value = TimeSpan.FromSeconds(seconds);
         }
         else
         {
             var m = Compact().Match(t);
             // Every part needs its unit: a bare "30" could mean seconds or minutes, which differ 60-fold.
-            if (t.Length == 0 || !m.Success) throw Invalid(text, name, wholeNumberIsSeconds, key);
+            if (t.Length == 0 || !m.Success) throw Invalid(text, name, numberIsSeconds, key);
             double Part(string g) => m.Groups[g].Success ? double.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
             // Bounded as a double first: a part alone can overflow TimeSpan (99999999999999d). Then summed part by
             // part, which is exact (26h stays 1d2h, not a tick short of it).
@@ -112,7 +112,7 @@ public static partial class InputDuration
     private static ConfigurationException TooLong(string text, string name, TimeSpan max, InputKey? key) =>
         new($"{name} '{Shorten(text)}' is longer than the {Format(max)} it allows.", $"Give a duration of at most {Format(max)}, e.g. 30m, 26h or 7d.", parameter: key);
 
-    private static ConfigurationException Invalid(string text, string name, bool wholeNumberIsSeconds, InputKey? key) =>
+    private static ConfigurationException Invalid(string text, string name, bool numberIsSeconds, InputKey? key) =>
         new($"{name} '{Shorten(text)}' is not a duration.",
-            $"Write it as {Forms}{(wholeNumberIsSeconds ? ", or a whole number of seconds" : "")}.", parameter: key);
+            $"Write it as {Forms}{(numberIsSeconds ? ", or a number of seconds" : "")}.", parameter: key);
 }

@@ -1,5 +1,8 @@
 using System.Collections;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using RestoreOps.Checks;
+using RestoreOps.Tests.Fixtures;
 using Xunit;
 
 namespace RestoreOps.Tests.Input;
@@ -26,12 +29,13 @@ public sealed class InputDurationTests
         Assert.Equal(TimeSpan.FromSeconds(seconds), InputDuration.Parse(text, InputKey.MaxBackupAge));
 
     [Fact]
-    public void A_whole_number_is_seconds_only_where_an_input_always_took_seconds()
+    public void A_plain_number_is_seconds_only_where_an_input_always_took_seconds()
     {
-        Assert.Equal(TimeSpan.FromSeconds(1800), InputDuration.Parse("1800", InputKey.Timeout, InputLimits.MaxTimeout, wholeNumberIsSeconds: true));
+        Assert.Equal(TimeSpan.FromSeconds(1800), InputDuration.Parse("1800", InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true));
+        Assert.Equal(TimeSpan.FromSeconds(1.5), InputDuration.Parse("1.5", InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true));
         var e = Assert.Throws<ConfigurationException>(() => InputDuration.Parse("1800", InputKey.MaxBackupAge));
         Assert.Contains("is not a duration", e.Message);
-        Assert.DoesNotContain("whole number", e.Fix);
+        Assert.DoesNotContain("number of seconds", e.Fix);
     }
 
     [Theory]
@@ -53,9 +57,9 @@ public sealed class InputDurationTests
     public void A_caller_can_hold_a_duration_to_a_shorter_maximum()
     {
         Assert.Equal(TimeSpan.FromDays(3650), InputDuration.Parse("3650d", InputKey.MaxBackupAge));
-        Assert.Equal(TimeSpan.FromDays(7), InputDuration.Parse("604800", InputKey.Timeout, InputLimits.MaxTimeout, wholeNumberIsSeconds: true));
+        Assert.Equal(TimeSpan.FromDays(7), InputDuration.Parse("604800", InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true));
         Assert.Throws<ConfigurationException>(() => InputDuration.Parse("8d", InputKey.Timeout, InputLimits.MaxTimeout));
-        Assert.Throws<ConfigurationException>(() => InputDuration.Parse("604801", InputKey.Timeout, InputLimits.MaxTimeout, wholeNumberIsSeconds: true));
+        Assert.Throws<ConfigurationException>(() => InputDuration.Parse("604801", InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true));
     }
 
     [Theory]
@@ -70,7 +74,7 @@ public sealed class InputDurationTests
     [InlineData("P")]
     public void Bad_durations_name_the_input_in_each_front_ends_spelling_and_the_fix(string text)
     {
-        var e = Assert.Throws<ConfigurationException>(() => InputDuration.Parse(text, InputKey.MaxRestoreTime, wholeNumberIsSeconds: true));
+        var e = Assert.Throws<ConfigurationException>(() => InputDuration.Parse(text, InputKey.MaxRestoreTime, numberIsSeconds: true));
         Assert.StartsWith($"--max-restore-time '{text}'", e.Render(InputSpelling.Cli));
         Assert.StartsWith($"-MaxRestoreTime '{text}'", e.MessageFor(InputSpelling.PowerShell));
         Assert.StartsWith($"the restore time objective '{text}'", e.Message);
@@ -122,5 +126,31 @@ public sealed class InputDurationTests
               - kind: connectivity
             """.ReplaceLineEndings("\n"), "checks.yaml"));
         Assert.StartsWith($"checks.yaml line 1: key 'checkTimeout' at the top of the file must be a positive duration such as {InputDuration.Forms}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("90s", true)]
+    [InlineData("1h30m", true)]
+    [InlineData("1d12h", true)]
+    [InlineData("500ms", true)]
+    [InlineData("1s500ms", true)]
+    [InlineData("1.5h", true)]
+    [InlineData("45", true)]
+    [InlineData("2.5", true)]
+    [InlineData("PT30M", true)]
+    [InlineData("P7D", true)]
+    [InlineData("soon", false)]
+    [InlineData("7 days", false)]
+    [InlineData("30m1h", false)]
+    [InlineData("1h30", false)]
+    [InlineData("m", false)]
+    [InlineData("P", false)]
+    [InlineData("", false)]
+    public void The_check_file_schema_describes_the_same_grammar(string text, bool valid)
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "schemas", "checks.schema.json")));
+        var pattern = schema.RootElement.GetProperty("$defs").GetProperty("duration").GetProperty("oneOf")[0].GetProperty("pattern").GetString()!;
+        Assert.Equal(valid, InputDuration.TryParse(text, out _, numberIsSeconds: true));
+        Assert.Equal(valid, Regex.IsMatch(text, pattern));
     }
 }
