@@ -118,7 +118,7 @@ public sealed class CnpgRestore : IAsyncDisposable
             provision.EndedAt = DateTimeOffset.UtcNow;
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw new ConfigurationException($"A Cluster named {request.Namespace}/{name} already exists, so the drill cannot create its recovery cluster.",
-                $"Choose another name ({InputKey.TargetName.Ref()}), or remove the old drill's target ({InputKey.Orphaned.Ref()} removes it once it expired).", e);
+                $"Choose another name ({InputKey.RestoreTargetName.Ref()}), or remove the old drill's target ({InputKey.Orphaned.Ref()} removes it once it expired).", e);
         }
         catch
         {

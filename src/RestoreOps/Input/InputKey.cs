@@ -48,8 +48,8 @@ public enum InputKey
     DrillNamespace,
     /// <summary>The CNPG cluster whose backups are used.</summary>
     CnpgCluster,
-    /// <summary>The name of a restore target the user chooses.</summary>
-    TargetName,
+    /// <summary>The name the user gives a restore target (not a recovery target's restore point name).</summary>
+    RestoreTargetName,
     /// <summary>Restore into a local instance instead of a CNPG recovery Cluster.</summary>
     Local,
     /// <summary>The drill id.</summary>
@@ -128,7 +128,7 @@ public static class InputKeys
         [InputKey.DrillNamespace] = ("the drill namespace", "--drill-namespace", "Namespace"),
         [InputKey.CnpgCluster] = ("the CNPG cluster", "--cnpg-cluster", "Cluster"),
         // The CLI names a drill's target after its drill id; only PowerShell lets the user pick the name.
-        [InputKey.TargetName] = ("the target's name", null, "Name"),
+        [InputKey.RestoreTargetName] = ("the target's name", null, "Name"),
         // The CLI's CNPG drills are CNPG restores throughout; a local restore is chosen by the source there.
         [InputKey.Local] = ("a local restore", null, "Local"),
         [InputKey.DrillId] = ("the drill id", "--drill-id", "DrillId"),
