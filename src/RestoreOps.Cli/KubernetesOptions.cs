@@ -10,10 +10,10 @@ namespace RestoreOps.Cli;
 /// </summary>
 internal sealed class KubernetesOptions
 {
-    public readonly Option<string?> Cluster = new("--cnpg-cluster") { Description = "The CloudNativePG Cluster whose backups to use." };
-    public readonly Option<string?> Namespace = new("--namespace", "-n") { Description = "The source cluster's namespace (default: the context's namespace)." };
-    public readonly Option<string?> Kubeconfig = new("--kubeconfig") { Description = "kubeconfig file(s), ':'-separated like KUBECONFIG (default: KUBECONFIG, ~/.kube/config, in-cluster)." };
-    public readonly Option<string?> Context = new("--context") { Description = "kubeconfig context (default: current-context)." };
+    public readonly Option<string?> Cluster = new("--cnpg-cluster") { HelpName = "CLUSTER", Description = "The CloudNativePG Cluster whose backups to use." };
+    public readonly Option<string?> Namespace = new("--namespace", "-n") { HelpName = "NAMESPACE", Description = "The source cluster's namespace (default: the context's namespace)." };
+    public readonly Option<string?> Kubeconfig = new("--kubeconfig") { HelpName = "FILE", Description = "kubeconfig file(s), ':'-separated like KUBECONFIG (default: KUBECONFIG, ~/.kube/config, in-cluster)." };
+    public readonly Option<string?> Context = new("--context") { HelpName = "CONTEXT", Description = "kubeconfig context (default: current-context)." };
 
     public void AddTo(Command c)
     {

@@ -41,8 +41,14 @@ public sealed class RestoreEngine : IAsyncDisposable
     /// Creates an engine. Each front end makes one (a PowerShell module import, a CLI process, a test) and disposes it:
     /// disposing removes the local drill targets it still runs, and so does the host's exit if it never gets to.
     /// </summary>
-    public RestoreEngine()
+    public RestoreEngine() : this(InputSpelling.Neutral)
     {
+    }
+
+    /// <summary>Creates an engine whose records name inputs as <paramref name="spelling"/>'s front end spells them.</summary>
+    public RestoreEngine(InputSpelling spelling)
+    {
+        Spelling = spelling;
         // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
         _onProcessExit = (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
         AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
@@ -61,6 +67,9 @@ public sealed class RestoreEngine : IAsyncDisposable
         Handles.Clear();
         _secrets.Clear();
     }
+
+    /// <summary>Whose spelling the records this engine writes name inputs in (<c>--region</c>, <c>-Region</c>).</summary>
+    public InputSpelling Spelling { get; }
 
     /// <summary>The text with this engine's secrets (and every well-known secret shape) masked.</summary>
     public string? Redact(string? text) => Redactor.Redact(text, _secrets);
@@ -105,7 +114,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         if (File.Exists(path)) return await LocalBackupCatalog.ReadDumpAsync(path, ct).ConfigureAwait(false);
         if (Directory.Exists(path)) return await LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct).ConfigureAwait(false);
         throw new ConfigurationException($"The backup path '{path}' does not exist.",
-            "Pass a pg_dump -Fc file or a pg_basebackup -Ft directory (with -WalPath for its WAL archive).");
+            $"Pass a pg_dump -Fc file or a pg_basebackup -Ft directory (with {InputKey.WalArchive.Ref()} for its WAL archive).");
     }
 
     // ---- targets ------------------------------------------------------------------------------------------
@@ -171,9 +180,9 @@ public sealed class RestoreEngine : IAsyncDisposable
         }
         catch (Exception e) when (DrillRunner.IsDrillFailure(e))
         {
-            DrillRunner.FailFrom(record, e, cancelled: false);
+            DrillRunner.FailFrom(record, e, cancelled: false, Spelling);
         }
-        ObjectiveEvaluator.Apply(record, spec.Objectives);
+        ObjectiveEvaluator.Apply(record, spec.Objectives, Spelling);
         // The stages after this one decide the target's fate; the record says it was still there when it was written.
         record.Cleanup.Kept = true;
         record.Cleanup.Succeeded = true;
@@ -244,7 +253,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
             {
                 outcome = new CleanupOutcome();
-                outcome.Problems.Add(e.Message);
+                outcome.Problems.Add(FailureText.Of(e, Spelling));
             }
             // A swept target this process tracked (an expired CNPG drill of this session) is gone: Tracked must not list it.
             if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
@@ -281,7 +290,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or RestoreOpsException)
             {
-                warnings.Add($"The evidence could not be written to {dir}: {e.Message}");
+                warnings.Add($"The evidence could not be written to {dir}: {FailureText.Of(e, Spelling)}");
                 recorded = false;
             }
         }
@@ -312,7 +321,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
             {
                 outcome = new CleanupOutcome();
-                outcome.Problems.Add(e.Message);
+                outcome.Problems.Add(FailureText.Of(e, Spelling));
             }
             if (outcome.Succeeded) Handles.TryRemove(key, out _);
             results.Add(new RemovalResult(handle.Cluster, outcome));
@@ -328,7 +337,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         catch (RestoreOpsException) { return null; }
     }
 
-    private static DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
+    private DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
         bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill,
         string? defaultDatabase = null)
     {
@@ -369,6 +378,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             ReadyTimeout = readyTimeout,
             KubernetesContext = context,
             Restore = new LocalRestoreOptions { Purpose = purpose },
+            Spelling = Spelling,
         };
     }
 
@@ -387,8 +397,9 @@ public sealed class RestoreEngine : IAsyncDisposable
             if (request.Backup.SourceKind == BackupSourceKind.CnpgBackup)
                 throw new ConfigurationException($"Backup {request.Backup.Name ?? request.Backup.Id} is a CNPG Backup resource; a local restore reads the object store itself.",
                     request.Backup.Location.DestinationPath is { } path
-                        ? $"Get it from the object store: Get-BarmanBackup -DestinationPath {path} -ServerName {request.Backup.Location.ServerName ?? "<server name>"} -BackupId {request.Backup.Id} | New-RestoreCluster -Local (or restore it into CNPG without -Local)."
-                        : "Restore it into a CNPG recovery Cluster (without -Local), or read its Barman catalogue with Get-BarmanBackup.");
+                        ? $"Read it from its Barman catalogue ({InputKey.DestinationPath.Ref()} {path} {InputKey.ServerName.Ref()} {request.Backup.Location.ServerName ?? "<server name>"} {InputKey.BackupId.Ref()} {request.Backup.Id}) and restore that backup locally, or restore this one into a CNPG recovery Cluster."
+                        : "Restore it into a CNPG recovery Cluster, or read its Barman catalogue and restore that backup locally.",
+                    parameter: InputKey.Local);
             var store = request.ObjectStore;
             if (store is not null)
             {
@@ -410,14 +421,14 @@ public sealed class RestoreEngine : IAsyncDisposable
             // postmaster then outlives every removal) and share its work directory, which its own removal would delete.
             if (Handles.ContainsKey(Key(restore.Cluster)))
                 throw new ConfigurationException($"Restore target {restore.Cluster.Name} already exists in this session (drill id {drillId}).",
-                    "Use a new drill id, or remove that target first (Remove-RestoreCluster).");
+                    "Use a new drill id, or remove that target first (Remove-RestoreCluster / restoreops targets remove).");
             return LocalHandle.Start(restore, runToken);
         }
 
         var backup = request.Backup;
         if (backup.SourceKind != BackupSourceKind.CnpgBackup)
             throw new ConfigurationException($"Backup {backup.Id} from {backup.Source} is a {backup.SourceKind} backup; only CNPG Backup resources restore into a CNPG recovery Cluster so far.",
-                "Restore it locally (-Local), or pick the cluster's Backup with Get-CnpgBackup.");
+                $"Restore it locally ({InputKey.Local.Ref()}), or pick one of the cluster's CNPG Backups ({InputKey.CnpgCluster.Ref()}).");
         var slash = backup.Source.IndexOf('/', StringComparison.Ordinal);
         var (sourceNs, sourceCluster) = slash > 0 ? (backup.Source[..slash], backup.Source[(slash + 1)..]) : throw new ConfigurationException(
             $"Backup {backup.Id} does not name its cluster as namespace/cluster (source '{backup.Source}').", "Get the backup again with Get-CnpgBackup.");
@@ -461,7 +472,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         var root = Path.GetDirectoryName(cluster.WorkDirectory ?? "") is { Length: > 0 } parent ? parent : Path.GetTempPath();
         var found = LocalTargets.Scan(root).FirstOrDefault(f => f.Cluster.Name == cluster.Name)
             ?? throw new ConfigurationException($"Local restore target {cluster.Name} is not running in this session and has no work directory under {root}.",
-                "It was removed already, or lives under another -WorkRoot; list what exists with Get-RestoreCluster.");
+                $"It was removed already, or lives under another {InputKey.WorkRoot.Ref()}; list the restore targets to see what exists.");
         return new FoundLocalHandle(found);
     }
 

@@ -15,7 +15,8 @@ internal static class ModuleEngine
     {
         get
         {
-            lock (Gate) return s_engine ??= new RestoreEngine();
+            // Records the engine writes name inputs as PowerShell parameters (-WorkRoot, not --work-dir).
+            lock (Gate) return s_engine ??= new RestoreEngine(InputSpelling.PowerShell);
         }
     }
 

@@ -97,16 +97,16 @@ public static class DrillRunner
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            FailFrom(record, e, cancelled: true);
+            FailFrom(record, e, cancelled: true, options.Spelling);
         }
         catch (Exception e) when (IsDrillFailure(e))
         {
-            FailFrom(record, e, cancelled: false);
+            FailFrom(record, e, cancelled: false, options.Spelling);
         }
         finally
         {
             // Before cleanup: a cleanup failure on a drill that met everything else is still an Error, not a Failed.
-            ObjectiveEvaluator.Apply(record, options.Objectives);
+            ObjectiveEvaluator.Apply(record, options.Objectives, options.Spelling);
             if (restore is not null) await CleanUpAsync(record, restore, options, progress).ConfigureAwait(false);
             // Refused before any target existed (a reused drill id, a bad backup): there was nothing to remove, which is a
             // clean state, not an incomplete cleanup to alarm anyone about.
@@ -175,7 +175,7 @@ public static class DrillRunner
     }
 
     /// <summary>The verdict and category a failure earns: restore failures fail the drill, everything else is an error of the drill itself.</summary>
-    internal static void FailFrom(DrillRecord record, Exception e, bool cancelled)
+    internal static void FailFrom(DrillRecord record, Exception e, bool cancelled, InputSpelling spelling)
     {
         if (cancelled)
         {
@@ -190,7 +190,7 @@ public static class DrillRunner
                 FailureKind.Configuration => (DrillVerdict.Error, DrillFailureCategory.Configuration),
                 _ => (DrillVerdict.Error, DrillFailureCategory.Infrastructure),
             };
-            Fail(record, verdict, category, CurrentPhase(record), r.Message);
+            Fail(record, verdict, category, CurrentPhase(record), r.Render(spelling));
             return;
         }
         Fail(record, DrillVerdict.Error, DrillFailureCategory.Infrastructure, CurrentPhase(record), $"{e.GetType().Name}: {e.Message}");
@@ -223,7 +223,7 @@ public static class DrillRunner
         catch (Exception e) when (IsDrillFailure(e))
         {
             outcome = new CleanupOutcome { Succeeded = false };
-            outcome.Problems.Add(e.Message);
+            outcome.Problems.Add(FailureText.Of(e, options.Spelling));
         }
         record.Cleanup.Succeeded = outcome.Succeeded;
         record.Cleanup.Removed.AddRange(outcome.Removed);

@@ -70,7 +70,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         {
             // The SDK refuses to build a client with neither an endpoint nor a region it can find.
             throw new ConfigurationException($"The S3 client for {location} could not be set up: {e.Message}",
-                "Pass the bucket's region (--region / -Region, or AWS_REGION), or the endpoint of an S3-compatible store (--endpoint-url / -EndpointUrl).", e);
+                $"Pass the bucket's region ({InputKey.Region.Ref()}, or AWS_REGION), or the endpoint of an S3-compatible store ({InputKey.EndpointUrl.Ref()}).", e);
         }
         return new BarmanCloudCatalog(store, location.Prefix, serverName, location.Child(serverName).ToString(),
             resolved.EndpointUrl, resolved.Region, location.ToString(), ownsStore: true);

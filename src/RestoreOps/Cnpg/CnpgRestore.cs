@@ -118,7 +118,7 @@ public sealed class CnpgRestore : IAsyncDisposable
             provision.EndedAt = DateTimeOffset.UtcNow;
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw new ConfigurationException($"A Cluster named {request.Namespace}/{name} already exists, so the drill cannot create its recovery cluster.",
-                "Pass another -Name, or remove the old drill (Remove-RestoreCluster, or the -Orphaned sweep if it expired).", e);
+                $"Choose another name ({InputKey.RestoreTargetName.Ref()}), or remove the old drill's target ({InputKey.Orphaned.Ref()} removes it once it expired).", e);
         }
         catch
         {
@@ -367,7 +367,7 @@ public sealed class CnpgRestore : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            outcome.Problems.Add($"Objects labelled {_selector} were still in namespace {Namespace} after {timeout.TotalMinutes:0.#} min (finalizers?); the -Orphaned sweep removes them later.");
+            outcome.Problems.Add($"Objects labelled {_selector} were still in namespace {Namespace} after {timeout.TotalMinutes:0.#} min (finalizers?); {InputKey.Orphaned.Ref()} removes them later.");
         }
         timing.EndedAt = DateTimeOffset.UtcNow;
         timing.Succeeded = outcome.Problems.Count == 0;

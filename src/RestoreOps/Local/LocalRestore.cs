@@ -248,7 +248,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
             var version = (await File.ReadAllTextAsync(Path.Combine(data, "PG_VERSION"), ct).ConfigureAwait(false)).Trim();
             if (version != binaries.MajorVersion.ToString(CultureInfo.InvariantCulture))
                 throw new InfrastructureException($"The backup is from PostgreSQL {version}, but the binaries found are {binaries.Version}.",
-                    $"Install PostgreSQL {version} or pass --pg-bin with its bin directory.");
+                    $"Install PostgreSQL {version} or pass {InputKey.PostgresBinDirectory.Ref()} with its bin directory.");
             PrepareDataDirectory(data, tablespaces, symlinks, tablespaceOids);
             SetSourceConfigurationAside(data, Path.Combine(work, "source-config"));
             account.Own(data, recursive: true);

@@ -23,7 +23,7 @@ public sealed class WalPrefetcher
     /// <summary>Prepares a prefetch of <paramref name="plan"/> into <paramref name="spoolDirectory"/>.</summary>
     public WalPrefetcher(IWalArchive archive, WalRestorePlan plan, string spoolDirectory, int parallelism)
     {
-        if (parallelism < 1) throw new ConfigurationException($"WAL prefetch parallelism must be at least 1 (was {parallelism}).", "Pass --wal-parallelism 1 or more.");
+        if (parallelism < 1) throw new ConfigurationException($"WAL prefetch parallelism must be at least 1 (was {parallelism}).", $"Pass {InputKey.WalParallelism.Ref()} 1 or more.");
         _archive = archive;
         _plan = plan;
         _spool = spoolDirectory;

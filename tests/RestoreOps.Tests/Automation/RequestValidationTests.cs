@@ -24,7 +24,8 @@ public sealed class RequestValidationTests
         var e = await Assert.ThrowsAsync<ConfigurationException>(() =>
             TestEngine.Shared.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local, WorkRoot = root }, CancellationToken.None));
 
-        Assert.Contains("Get-BarmanBackup -DestinationPath s3://backups/pg -ServerName app-db -BackupId 20261121T050000", e.Fix);
+        Assert.Contains("-DestinationPath s3://backups/pg -ServerName app-db -BackupId 20261121T050000", e.FixFor(InputSpelling.PowerShell));
+        Assert.Equal(InputKey.Local, e.Parameter);
         Assert.False(Directory.Exists(root), "nothing may be created for a refused request");
         Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Backup == backup);
     }
