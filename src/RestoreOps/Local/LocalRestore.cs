@@ -682,22 +682,19 @@ public sealed partial class LocalRestore : IAsyncDisposable
     {
         var timing = new PhaseTiming { Phase = phase, StartedAt = DateTimeOffset.UtcNow };
         Cluster.Phases.Add(timing);
+        // The cluster is in the user's hands meanwhile: the ended phase replaces the open one whole, never field by field.
+        T result;
         try
         {
-            var result = await work().ConfigureAwait(false);
-            timing.Succeeded = true;
-            timing.Detail = result?.ToString();
-            return result;
+            result = await work().ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            timing.Detail = e is OperationCanceledException ? "cancelled" : e.Message.Split('\n')[0];
+            Cluster.Phases.Replace(timing, timing.End(false, e is OperationCanceledException ? "cancelled" : e.Message.Split('\n')[0]));
             throw;
         }
-        finally
-        {
-            timing.EndedAt = DateTimeOffset.UtcNow;
-        }
+        Cluster.Phases.Replace(timing, timing.End(true, result?.ToString()));
+        return result;
     }
 
     /// <summary>
