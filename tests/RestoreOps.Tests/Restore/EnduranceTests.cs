@@ -50,8 +50,8 @@ public sealed class EnduranceTests(BackupFixtures fx, Xunit.Abstractions.ITestOu
             // The count of leftovers after the whole run: each kind must be zero.
             Assert.Empty(Directory.GetFileSystemEntries(root));
             Assert.Empty(Leftovers.ProcessesMentioning(root));
-            Assert.Empty(ports.Where(LocalRestore.IsListening));
-            Assert.Empty(pids.Where(Native.ProcessExists));
+            Assert.DoesNotContain(ports, LocalRestore.IsListening);
+            Assert.DoesNotContain(pids, Native.ProcessExists);
         }
         finally
         {
