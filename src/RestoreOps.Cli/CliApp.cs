@@ -95,7 +95,7 @@ public static class CliApp
         catch (Exception e)
         {
             // A bug must still end in a message and a stable exit code, not an abort with a core dump (exit 134).
-            var message = Redactor.Redact($"internal error: {e.GetType().Name}: {e.Message}. This is a bug in RestoreOps; please report it with the command line (without secrets).");
+            var message = Redactor.Redact($"internal error: {e.GetType().Name}: {e.Message}. This is a bug in RestoreOps; please report it with the command line (without secrets).")!;
             await stderr.WriteLineAsync($"restoreops: {message}").ConfigureAwait(false);
             if (json) await WriteJsonErrorAsync(stdout, FailureKind.Infrastructure, message, null, null, InfrastructureError).ConfigureAwait(false);
             return InfrastructureError;
