@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Evidence;
 using RestoreOps.Local;
 using RestoreOps.Model;
@@ -25,15 +25,27 @@ public static class CliApp
     /// <summary>Exit code: the environment failed.</summary>
     public const int InfrastructureError = 3;
 
-    /// <summary>Runs the command line. <paramref name="cancellationToken"/> stands in for Ctrl+C in tests.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    /// <summary>How this front end names inputs in messages: its options (<c>--endpoint-url</c>).</summary>
+    internal const InputSpelling Spelling = InputSpelling.Cli;
+
+    /// <summary>The command tree: every command and option the CLI has.</summary>
+    internal static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("RestoreOps: prove that PostgreSQL backups restore. Restores a backup into a throwaway instance, verifies it, records evidence, and cleans up.");
         root.Subcommands.Add(DrillCommand(stdout, stderr));
         root.Subcommands.Add(BackupsCommand(stdout, stderr));
+        root.Subcommands.Add(TargetsCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
-        var parse = root.Parse(args);
+        return root;
+    }
+
+    /// <summary>Runs the command line. <paramref name="cancellationToken"/> stands in for Ctrl+C in tests.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var parse = BuildRoot(stdout, stderr).Parse(args);
+        // A script that asked for JSON reads stdout as JSON whatever happened; the human message still goes to stderr.
+        var json = parse.CommandResult.Command.Options.OfType<Option<bool>>().FirstOrDefault(o => o.Name == "--json") is { } jsonOption && parse.GetValue(jsonOption);
         var config = new InvocationConfiguration
         {
             Output = stdout,
@@ -51,6 +63,7 @@ public static class CliApp
             for (var c = parse.CommandResult; c is not null && c != parse.RootCommandResult; c = c.Parent as System.CommandLine.Parsing.CommandResult)
                 names.Insert(0, c.Command.Name);
             await stderr.WriteLineAsync($"Run 'restoreops {string.Join(' ', names)}{(names.Count > 0 ? " " : "")}--help' for the options and their forms.").ConfigureAwait(false);
+            if (json) await WriteJsonErrorAsync(stdout, FailureKind.Configuration, string.Join(" ", parse.Errors.Select(e => e.Message)), null, null, UsageError).ConfigureAwait(false);
             return UsageError;
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -67,30 +80,41 @@ public static class CliApp
         }
         catch (RestoreOpsException e)
         {
-            await stderr.WriteLineAsync($"restoreops: {e.Message}").ConfigureAwait(false);
-            return e.Kind == FailureKind.Configuration ? UsageError : e.Kind == FailureKind.RestoreFailed ? Failed : InfrastructureError;
+            await stderr.WriteLineAsync($"restoreops: {e.Render(Spelling)}").ConfigureAwait(false);
+            var code = e.Kind == FailureKind.Configuration ? UsageError : e.Kind == FailureKind.RestoreFailed ? Failed : InfrastructureError;
+            if (json)
+                await WriteJsonErrorAsync(stdout, e.Kind, e.MessageFor(Spelling), e.FixFor(Spelling), e.Parameter is { } key ? InputKeys.Name(key, Spelling) : null, code).ConfigureAwait(false);
+            return code;
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
             await stderr.WriteLineAsync("restoreops: cancelled.").ConfigureAwait(false);
+            if (json) await WriteJsonErrorAsync(stdout, FailureKind.Infrastructure, "cancelled", null, null, InfrastructureError).ConfigureAwait(false);
             return InfrastructureError;
         }
         catch (Exception e)
         {
             // A bug must still end in a message and a stable exit code, not an abort with a core dump (exit 134).
-            await stderr.WriteLineAsync(Redactor.Redact($"restoreops: internal error: {e.GetType().Name}: {e.Message}. This is a bug in RestoreOps; please report it with the command line (without secrets).")).ConfigureAwait(false);
+            var message = Redactor.Redact($"internal error: {e.GetType().Name}: {e.Message}. This is a bug in RestoreOps; please report it with the command line (without secrets).")!;
+            await stderr.WriteLineAsync($"restoreops: {message}").ConfigureAwait(false);
+            if (json) await WriteJsonErrorAsync(stdout, FailureKind.Infrastructure, message, null, null, InfrastructureError).ConfigureAwait(false);
             return InfrastructureError;
         }
     }
 
+    /// <summary>A failure as the one JSON document a <c>--json</c> run prints: what went wrong, the fix, the option at fault, the exit code.</summary>
+    private static Task WriteJsonErrorAsync(TextWriter stdout, FailureKind kind, string message, string? fix, string? option, int exitCode) =>
+        stdout.WriteLineAsync(Redactor.Redact(System.Text.Json.JsonSerializer.Serialize(
+            new { Error = new { Kind = kind, Message = message, Fix = fix, Option = option, ExitCode = exitCode } }, DrillRecordJson.Options)));
+
     private sealed class SourceOptions
     {
-        public readonly Option<string?> Source = new("--source") { Description = "Barman Cloud destination path, e.g. s3://bucket/path (what CNPG calls destinationPath)." };
-        public readonly Option<string?> ServerName = new("--server-name") { Description = "Barman server name: the folder under the destination path (CNPG: the source cluster's name or its serverName)." };
-        public readonly Option<string?> EndpointUrl = new("--endpoint-url") { Description = "S3-compatible endpoint URL (MinIO, Ceph, s3rver). Default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL." };
-        public readonly Option<string?> Region = new("--region") { Description = "Object store region. Default: AWS_REGION / AWS_DEFAULT_REGION." };
-        public readonly Option<string?> AccessKeyId = new("--access-key-id") { Description = "Access key id. The secret is read from AWS_SECRET_ACCESS_KEY, never from the command line (it would show in ps)." };
-        public readonly Option<string?> ReadTimeout = new("--read-timeout") { Description = "Longest wait for the next bytes of an object before the read is retried from where it stopped (default 60s; e.g. 30s, 2m)." };
+        public readonly Option<string?> Source = new("--source") { HelpName = "s3://BUCKET/PATH", Description = "Barman Cloud destination path, e.g. s3://bucket/path (what CNPG calls destinationPath)." };
+        public readonly Option<string?> ServerName = new("--server-name") { HelpName = "NAME", Description = "Barman server name: the folder under the destination path (CNPG: the source cluster's name or its serverName)." };
+        public readonly Option<string?> EndpointUrl = new("--endpoint-url") { HelpName = "URL", Description = "S3-compatible endpoint URL (MinIO, Ceph, s3rver). Default: AWS, or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL." };
+        public readonly Option<string?> Region = new("--region") { HelpName = "REGION", Description = "Object store region. Default: AWS_REGION / AWS_DEFAULT_REGION." };
+        public readonly Option<string?> AccessKeyId = new("--access-key-id") { HelpName = "KEY-ID", Description = "Access key id. The secret is read from AWS_SECRET_ACCESS_KEY, never from the command line (it would show in ps)." };
+        public readonly Option<string?> ReadTimeout = new("--read-timeout") { HelpName = "DURATION", Description = "Longest wait for the next bytes of an object before the read is retried from where it stopped (default 60s; e.g. 30s, 2m)." };
 
         public void AddTo(Command c)
         {
@@ -102,7 +126,7 @@ public static class CliApp
             EndpointUrl = r.GetValue(EndpointUrl),
             Region = r.GetValue(Region),
             AccessKeyId = r.GetValue(AccessKeyId),
-            ReadInactivityTimeout = r.GetValue(ReadTimeout) is { } timeout ? DurationText.Parse(timeout, "--read-timeout") : null,
+            ReadInactivityTimeout = r.GetValue(ReadTimeout) is { } timeout ? InputDuration.Parse(timeout, "--read-timeout") : null,
         }.Resolve();
 
         /// <summary>The server name that must accompany --source; refused with the fix when missing.</summary>
@@ -119,36 +143,134 @@ public static class CliApp
         var src = new SourceOptions();
         var all = new Option<bool>("--all") { Description = "Also list backups that are not DONE (failed, in progress)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var list = new Command("list", "List the backups of a Barman Cloud server, newest first.");
+        var k8s = new KubernetesOptions();
+        var list = new Command("list", "List the backups of a Barman Cloud server or of a CNPG cluster, newest first.");
         src.AddTo(list);
+        k8s.AddTo(list);
         list.Options.Add(all);
         list.Options.Add(json);
         list.SetAction(async (r, ct) =>
         {
-            if (r.GetValue(src.Source) is null) throw new ConfigurationException("backups list needs --source s3://bucket/path.", "Pass --source and --server-name.");
+            if (r.GetValue(k8s.Cluster) is { } cluster)
+            {
+                if (r.GetValue(src.Source) is not null)
+                    throw new ConfigurationException("backups list takes --source or --cnpg-cluster, not both.", "Drop one of them.");
+                await using var engine = new RestoreEngine(Spelling);
+                var cnpgBackups = await engine.GetCnpgBackupsAsync(k8s.Access(r), r.GetValue(k8s.Namespace), cluster, ct).ConfigureAwait(false);
+                return await PrintBackupsAsync(cnpgBackups, r.GetValue(json), stdout, stderr).ConfigureAwait(false);
+            }
+            if (r.GetValue(src.Source) is null)
+                throw new ConfigurationException("backups list needs --source s3://bucket/path or --cnpg-cluster NAME.", "Pass --source and --server-name, or --cnpg-cluster and --namespace.");
             using var catalog = src.Catalog(r);
             var everything = await catalog.ListAsync(includeUnusable: true, ct).ConfigureAwait(false);
             var backups = r.GetValue(all) ? everything : everything.Where(b => b.Status == BackupStatus.Done).ToList();
             // A damaged backup.info is never listed as usable, but hiding it would hide why the newest backup is older than expected.
             foreach (var b in everything.Except(backups).Where(b => b.Status == BackupStatus.Unknown && b.Error is not null))
                 await stderr.WriteLineAsync($"restoreops: backup {b.Id} is unusable: {b.Error}").ConfigureAwait(false);
-            if (r.GetValue(json))
-            {
-                await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
-                return Passed;
-            }
-            await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
-            foreach (var b in backups)
-            {
-                await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
-                if (b.Error is { } why) await stdout.WriteLineAsync($"{"",-17} problem: {why}").ConfigureAwait(false);
-            }
-            if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
-            return Passed;
+            return await PrintBackupsAsync(backups, r.GetValue(json), stdout, stderr).ConfigureAwait(false);
         });
         var backupsCommand = new Command("backups", "Inspect backup catalogues.");
         backupsCommand.Subcommands.Add(list);
         return backupsCommand;
+    }
+
+    private static async Task<int> PrintBackupsAsync(IReadOnlyList<Backup> backups, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if (json)
+        {
+            await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(backups, DrillRecordJson.Options)).ConfigureAwait(false);
+            return Passed;
+        }
+        await stdout.WriteLineAsync($"{"ID",-17} {"STATUS",-8} {"END (UTC)",-20} {"AGE",-12} {"BEGIN WAL",-25} NAME").ConfigureAwait(false);
+        foreach (var b in backups)
+        {
+            await stdout.WriteLineAsync($"{b.Id,-17} {b.Status,-8} {b.EndTime?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",-20} {FormatAge(b.Age),-12} {b.BeginWal ?? "-",-25} {b.Name}").ConfigureAwait(false);
+            if (b.Error is { } why) await stdout.WriteLineAsync($"{"",-17} problem: {why}").ConfigureAwait(false);
+        }
+        if (backups.Count == 0) await stderr.WriteLineAsync("No backups found.").ConfigureAwait(false);
+        return Passed;
+    }
+
+    /// <summary>
+    /// <c>restoreops targets list|remove|sweep</c>: the restore targets on this machine (local work directories) and, with
+    /// --cnpg, in Kubernetes; what Get-/Remove-RestoreCluster [-Orphaned] do in PowerShell. A CronJob sweeps before it drills.
+    /// </summary>
+    private static Command TargetsCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var workDir = new Option<string?>("--work-dir") { HelpName = "DIR", Description = "Where local targets live (default: the temp directory)." };
+        var withCnpg = new Option<bool>("--cnpg") { Description = "Also CNPG recovery Clusters labelled as RestoreOps' (in --namespace, or every namespace with --all-namespaces)." };
+        var allNamespaces = new Option<bool>("--all-namespaces", "-A") { Description = "With --cnpg: every namespace." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var name = new Argument<string>("NAME") { Description = "The target's name (as targets list shows it)." };
+        var k8s = new KubernetesOptions();
+
+        RestoreClusterQuery Query(ParseResult r, bool orphaned, string? only = null) => new()
+        {
+            WorkRoot = InputPaths.Absolute(r.GetValue(workDir), workDir.Name),
+            IncludeCnpg = r.GetValue(withCnpg),
+            Kubernetes = k8s.Access(r),
+            Namespace = r.GetValue(k8s.Namespace),
+            AllNamespaces = r.GetValue(allNamespaces),
+            OrphanedOnly = orphaned,
+            Name = only,
+        };
+        Command Make(string verb, string description)
+        {
+            var c = new Command(verb, description);
+            foreach (var o in new Option[] { workDir, withCnpg, allNamespaces, json, k8s.Namespace, k8s.Kubeconfig, k8s.Context }) c.Options.Add(o);
+            return c;
+        }
+
+        var list = Make("list", "List restore targets: local work directories, and with --cnpg the labelled recovery Clusters.");
+        list.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine(Spelling);
+            var targets = await engine.GetAsync(Query(r, orphaned: false), ct).ConfigureAwait(false);
+            if (r.GetValue(json)) await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(targets, DrillRecordJson.Options)).ConfigureAwait(false);
+            else
+            {
+                await stdout.WriteLineAsync($"{"NAME",-40} {"KIND",-6} {"PURPOSE",-9} {"PHASE",-12} EXPIRES (UTC)").ConfigureAwait(false);
+                foreach (var t in targets)
+                    await stdout.WriteLineAsync($"{t,-40} {t.Kind,-6} {t.Purpose,-9} {t.Phase,-12} {t.ExpiresAt?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "never"}").ConfigureAwait(false);
+            }
+            return Passed;
+        });
+
+        var remove = Make("remove", "Remove one restore target by name (stops it and deletes what RestoreOps created for it; recovery targets too).");
+        remove.Arguments.Add(name);
+        remove.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine(Spelling);
+            var wanted = r.GetValue(name)!;
+            var target = (await engine.GetAsync(Query(r, orphaned: false, wanted), ct).ConfigureAwait(false)).FirstOrDefault()
+                ?? throw new ConfigurationException($"No restore target named {wanted}.", "List them with: restoreops targets list (add --cnpg for CNPG targets).");
+            var outcome = await engine.RemoveAsync(target, k8s.Access(r), ct).ConfigureAwait(false);
+            return await PrintRemovalsAsync([new RemovalResult(target, outcome)], r.GetValue(json), stdout).ConfigureAwait(false);
+        });
+
+        var sweep = Make("sweep", "Remove drill targets past their expiry (and half-made ones of killed runs); recovery targets are never swept.");
+        sweep.SetAction(async (r, ct) =>
+        {
+            await using var engine = new RestoreEngine(Spelling);
+            var results = await engine.RemoveOrphanedAsync(Query(r, orphaned: true), ct).ConfigureAwait(false);
+            return await PrintRemovalsAsync(results, r.GetValue(json), stdout).ConfigureAwait(false);
+        });
+
+        var targetsCommand = new Command("targets", "List, remove and sweep restore targets.");
+        targetsCommand.Subcommands.Add(list);
+        targetsCommand.Subcommands.Add(remove);
+        targetsCommand.Subcommands.Add(sweep);
+        return targetsCommand;
+    }
+
+    private static async Task<int> PrintRemovalsAsync(IReadOnlyList<RemovalResult> results, bool json, TextWriter stdout)
+    {
+        if (json)
+            await stdout.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(results.Select(x => new { target = x.Cluster.ToString(), kind = x.Cluster.Kind, outcome = x.Outcome }), DrillRecordJson.Options)).ConfigureAwait(false);
+        else
+            foreach (var x in results) await stdout.WriteLineAsync($"{x.Cluster}: {x.Outcome}").ConfigureAwait(false);
+        // Something left behind is the environment's problem, as a drill's incomplete cleanup is.
+        return results.All(x => x.Outcome.Succeeded) ? Passed : InfrastructureError;
     }
 
     private static string FormatAge(TimeSpan? age) => age switch
@@ -161,43 +283,52 @@ public static class CliApp
         { } a => $"{(int)a.TotalMinutes}m{a.Seconds}s",
     };
 
+    /// <summary>How long a drill's restore may take to become ready when --timeout is not given.</summary>
+    internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
+
     private static Command DrillCommand(TextWriter stdout, TextWriter stderr)
     {
         var src = new SourceOptions();
         var demo = new Option<bool>("--demo") { Description = "Run the embedded demo: a sample database, a real backup, writes around a target, and a point-in-time restore. Needs only the PostgreSQL server." };
-        var backupId = new Option<string?>("--backup-id") { Description = "Restore this backup id (default: the newest DONE backup)." };
-        var baseBackup = new Option<string?>("--base-backup") { Description = "A pg_basebackup -Ft directory to restore." };
-        var walArchive = new Option<string?>("--wal-archive") { Description = "The WAL archive directory for --base-backup." };
-        var dump = new Option<string?>("--dump") { Description = "A pg_dump -Fc file to restore into a fresh instance." };
-        var targetTime = new Option<string?>("--target-time") { Description = "Recover to this time (ISO 8601; no offset means UTC)." };
-        var targetLsn = new Option<string?>("--target-lsn") { Description = "Recover to this WAL location, e.g. 0/7000060." };
-        var targetXid = new Option<string?>("--target-xid") { Description = "Recover to this transaction id." };
-        var targetName = new Option<string?>("--target-name") { Description = "Recover to this restore point (pg_create_restore_point)." };
+        var backupId = new Option<string?>("--backup-id") { HelpName = "ID", Description = "Restore this backup id (default: the newest DONE backup)." };
+        var baseBackup = new Option<string?>("--base-backup") { HelpName = "DIR", Description = "A pg_basebackup -Ft directory to restore." };
+        var walArchive = new Option<string?>("--wal-archive") { HelpName = "DIR", Description = "The WAL archive directory for --base-backup." };
+        var dump = new Option<string?>("--dump") { HelpName = "FILE", Description = "A pg_dump -Fc file to restore into a fresh instance." };
+        var targetTime = new Option<string?>("--target-time") { HelpName = "TIME", Description = "Recover to this time (ISO 8601; no offset means UTC)." };
+        var targetLsn = new Option<string?>("--target-lsn") { HelpName = "LSN", Description = "Recover to this WAL location, e.g. 0/7000060." };
+        var targetXid = new Option<string?>("--target-xid") { HelpName = "XID", Description = "Recover to this transaction id." };
+        var targetName = new Option<string?>("--target-name") { HelpName = "RESTORE-POINT", Description = "Recover to this restore point (pg_create_restore_point)." };
         var targetImmediate = new Option<bool>("--target-immediate") { Description = "Stop as soon as the backup is consistent." };
-        var database = new Option<string?>("--database") { Description = "Database the checks run in (default: the dump's database, else postgres)." };
-        var expectRows = new Option<string[]>("--expect-rows") { Description = "Row-count check, repeatable: TABLE=N or TABLE=MIN..MAX (TABLE may be schema.table).", Arity = ArgumentArity.ZeroOrMore };
-        var expectSql = new Option<string[]>("--expect-sql") { Description = "Scalar SQL check, repeatable: 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.", Arity = ArgumentArity.ZeroOrMore };
-        var checksFile = new Option<string?>("--checks") { Description = "A check file (YAML; see docs/checks.md) run against the restored database." };
-        var evidence = new Option<string?>("--evidence") { Description = "Directory for the evidence: <drillId>.json (sealed with a SHA-256 digest), .junit.xml, .md, .html, .prom. Earlier records there feed trends and relative checks." };
-        var maxBackupAge = new Option<string?>("--max-backup-age") { Description = "RPO objective: the newest backup may be at most this old (e.g. 26h, 7d, PT30M)." };
-        var maxDataAge = new Option<string?>("--max-data-age") { Description = "RPO objective: the restored data's newest commit may be at most this old." };
-        var maxRestoreTime = new Option<string?>("--max-restore-time") { Description = "RTO objective: the restore (download to ready) may take at most this long." };
-        var heartbeatUrl = new Option<string?>("--heartbeat-url") { Description = "Pinged only when the drill passes and its evidence is recorded (a dead man's switch such as healthchecks.io): silence is the alarm. Shows in ps: prefer --heartbeat-url-env." };
-        var heartbeatUrlEnv = new Option<string?>("--heartbeat-url-env") { Description = "Environment variable holding the --heartbeat-url, so its token stays out of ps and shell history (e.g. from a Kubernetes Secret)." };
-        var pushgatewayUrl = new Option<string?>("--pushgateway-url") { Description = "Prometheus Pushgateway to push the drill's metrics to." };
-        var textfile = new Option<string?>("--textfile") { Description = "Also write the metrics here, for node-exporter's textfile collector." };
-        var signKeyEnv = new Option<string?>("--sign-key-env") { Description = "Environment variable holding a key to HMAC-sign the record (default: RESTOREOPS_SIGNING_KEY when set)." };
+        var database = new Option<string?>("--database") { HelpName = "DATABASE", Description = "Database the checks run in (default: the dump's database, else postgres)." };
+        var expectRows = new Option<string[]>("--expect-rows") { HelpName = "TABLE=N|TABLE=MIN..MAX", Description = "Row-count check, repeatable: TABLE=N or TABLE=MIN..MAX (TABLE may be schema.table).", Arity = ArgumentArity.ZeroOrMore };
+        var expectSql = new Option<string[]>("--expect-sql") { HelpName = "'SQL => EXPECTED'", Description = "Scalar SQL check, repeatable: 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.", Arity = ArgumentArity.ZeroOrMore };
+        var checksFile = new Option<string?>("--checks") { HelpName = "FILE", Description = "A check file (YAML; see docs/checks.md) run against the restored database." };
+        var evidence = new Option<string?>("--evidence") { HelpName = "DIR", Description = "Directory for the evidence: <drillId>.json (sealed with a SHA-256 digest), .junit.xml, .md, .html, .prom. Earlier records there feed trends and relative checks." };
+        var maxBackupAge = new Option<string?>("--max-backup-age") { HelpName = "DURATION", Description = "RPO objective: the newest backup may be at most this old (e.g. 26h, 7d, PT30M)." };
+        var maxDataAge = new Option<string?>("--max-data-age") { HelpName = "DURATION", Description = "RPO objective: the restored data's newest commit may be at most this old." };
+        var maxRestoreTime = new Option<string?>("--max-restore-time") { HelpName = "DURATION", Description = "RTO objective: the restore (download to ready) may take at most this long." };
+        var heartbeatUrl = new Option<string?>("--heartbeat-url") { HelpName = "URL", Description = "Pinged only when the drill passes and its evidence is recorded (a dead man's switch such as healthchecks.io): silence is the alarm. Shows in ps: prefer --heartbeat-url-env." };
+        var heartbeatUrlEnv = new Option<string?>("--heartbeat-url-env") { HelpName = "VARIABLE", Description = "Environment variable holding the --heartbeat-url, so its token stays out of ps and shell history (e.g. from a Kubernetes Secret)." };
+        var pushgatewayUrl = new Option<string?>("--pushgateway-url") { HelpName = "URL", Description = "Prometheus Pushgateway to push the drill's metrics to." };
+        var textfile = new Option<string?>("--textfile") { HelpName = "FILE", Description = "Also write the metrics here, for node-exporter's textfile collector." };
+        var signKeyEnv = new Option<string?>("--sign-key-env") { HelpName = "VARIABLE", Description = "Environment variable holding a key to HMAC-sign the record (default: RESTOREOPS_SIGNING_KEY when set)." };
         var json = new Option<bool>("--json") { Description = "Print the drill record as JSON on stdout." };
         var keep = new Option<bool>("--keep") { Description = "Leave the restored instance running for inspection (remove its work directory yourself)." };
-        var osUser = new Option<string?>("--os-user") { Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
-        var pgBin = new Option<string?>("--pg-bin") { Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
-        var workDir = new Option<string?>("--work-dir") { Description = "Parent directory for the restore's files (default: the temp directory)." };
-        var timeout = new Option<string?>("--timeout") { Description = $"Seconds replay may take before the restore fails: 1 to {(int)InputLimits.MaxTimeout.TotalSeconds} (7 days). Default 1800." };
-        var walParallelism = new Option<string?>("--wal-parallelism") { Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
-        var drillId = new Option<string?>("--drill-id") { Description = "Drill id (default: generated)." };
+        var osUser = new Option<string?>("--os-user") { HelpName = "USER", Description = "OS account that runs PostgreSQL when restoreops runs as root (default: postgres)." };
+        var pgBin = new Option<string?>("--pg-bin") { HelpName = "DIR", Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
+        var workDir = new Option<string?>("--work-dir") { HelpName = "DIR", Description = "Parent directory for the restore's files (default: the temp directory)." };
+        var timeout = new Option<string?>("--timeout") { HelpName = "DURATION", Description = $"How long the restore may take to become ready before it fails: a duration (90s, 30m, 1h30m, PT45M) or a number of seconds, at most {InputDuration.Format(InputLimits.MaxTimeout)}. Default 30m." };
+        var walParallelism = new Option<string?>("--wal-parallelism") { HelpName = "N", Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
+        var drillId = new Option<string?>("--drill-id") { HelpName = "ID", Description = "Drill id (default: generated)." };
+        var k8s = new KubernetesOptions();
+        var drillNamespace = new Option<string?>("--drill-namespace") { HelpName = "NAMESPACE", Description = "CNPG: the namespace the recovery Cluster is created in (default: the context's namespace; never the source's unless they are the same by choice)." };
+        var backupName = new Option<string?>("--backup-name") { HelpName = "BACKUP", Description = "CNPG: restore this Backup resource (default: the newest completed one)." };
 
-        var cmd = new Command("drill", "Restore a backup into a throwaway local PostgreSQL, verify it, record the evidence, and clean up.");
+        var cmd = new Command("drill", "Restore a backup into a throwaway PostgreSQL (local, or a CNPG recovery Cluster), verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
+        k8s.AddTo(cmd);
+        cmd.Options.Add(drillNamespace);
+        cmd.Options.Add(backupName);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId,
                      maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
@@ -206,11 +337,20 @@ public static class CliApp
         cmd.SetAction(async (r, ct) =>
         {
             var sources = new[] { r.GetValue(demo) ? "--demo" : null, r.GetValue(src.Source) is null ? null : "--source",
-                r.GetValue(baseBackup) is null ? null : "--base-backup", r.GetValue(dump) is null ? null : "--dump" }.OfType<string>().ToList();
+                r.GetValue(baseBackup) is null ? null : "--base-backup", r.GetValue(dump) is null ? null : "--dump",
+                r.GetValue(k8s.Cluster) is null ? null : "--cnpg-cluster" }.OfType<string>().ToList();
             if (sources.Count != 1)
                 throw new ConfigurationException(
                     sources.Count == 0 ? "drill needs a backup to restore." : $"drill takes one source, got {string.Join(" and ", sources)}.",
-                    "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, or --dump FILE.");
+                    "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, --dump FILE, or --cnpg-cluster NAME --namespace NS.");
+            var cnpg = r.GetValue(k8s.Cluster) is not null;
+            // Each of these shapes only a local restore; silently ignoring one would drill something else than asked.
+            foreach (var localOnly in new Option[] { keep, osUser, pgBin, workDir, walParallelism, walArchive, backupId })
+                if (cnpg && r.GetResult(localOnly) is { Implicit: false })
+                    throw new ConfigurationException($"{localOnly.Name} applies to local restores, not to --cnpg-cluster.", $"Drop {localOnly.Name}.");
+            foreach (var cnpgOnly in new Option[] { drillNamespace, backupName })
+                if (!cnpg && r.GetResult(cnpgOnly) is { Implicit: false })
+                    throw new ConfigurationException($"{cnpgOnly.Name} applies to --cnpg-cluster drills.", $"Drop {cnpgOnly.Name}, or drill a CNPG cluster.");
 
             // The source's own shape is checked before credentials are resolved: a missing server name is the
             // simpler mistake and must be the one reported.
@@ -218,7 +358,11 @@ public static class CliApp
             // Every path is resolved here, against the directory restoreops was started in: later stages run in others.
             string? PathOf(Option<string?> o) => InputPaths.Absolute(r.GetValue(o), o.Name);
             var evidenceDir = PathOf(evidence);
-            var id = DrillIds.Validate(r.GetValue(drillId), "--drill-id");
+            var id = DrillIds.Validate(r.GetValue(drillId), InputKey.DrillId);
+            // Plain seconds as before, so existing schedules keep working; any duration besides.
+            var readyTimeout = r.GetValue(timeout) is { } timeoutText
+                ? InputDuration.Parse(timeoutText, InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true)
+                : DefaultTimeout;
             // A reused id is refused before a restore is spent on it: its evidence could not be recorded.
             if (id is not null && evidenceDir is not null) EvidenceWriter.EnsureNewRecord(evidenceDir, id);
             var restoreOptions = new LocalRestoreOptions
@@ -226,17 +370,17 @@ public static class CliApp
                 OsUser = r.GetValue(osUser),
                 PostgresBinDirectory = PathOf(pgBin),
                 WorkRoot = PathOf(workDir),
-                ReadyTimeout = TimeSpan.FromSeconds(ParseCount(r.GetValue(timeout), "--timeout", 1800, 1, (int)InputLimits.MaxTimeout.TotalSeconds, "seconds")),
-                WalParallelism = ParseCount(r.GetValue(walParallelism), "--wal-parallelism", 8, 1, InputLimits.MaxWalParallelism, "WAL files"),
+                ReadyTimeout = readyTimeout,
+                WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, 8, 1, InputLimits.MaxWalParallelism, "WAL files"),
                 ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
             };
             var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
             // Everything that can be wrong with the input is found before anything is restored.
             var objectives = new DrillObjectives
             {
-                MaxBackupAge = r.GetValue(maxBackupAge) is { } a ? DurationText.Parse(a, "--max-backup-age") : null,
-                MaxDataAge = r.GetValue(maxDataAge) is { } da ? DurationText.Parse(da, "--max-data-age") : null,
-                MaxRestoreTime = r.GetValue(maxRestoreTime) is { } t ? DurationText.Parse(t, "--max-restore-time") : null,
+                MaxBackupAge = r.GetValue(maxBackupAge) is { } a ? InputDuration.Parse(a, InputKey.MaxBackupAge) : null,
+                MaxDataAge = r.GetValue(maxDataAge) is { } da ? InputDuration.Parse(da, InputKey.MaxDataAge) : null,
+                MaxRestoreTime = r.GetValue(maxRestoreTime) is { } t ? InputDuration.Parse(t, InputKey.MaxRestoreTime) : null,
             };
             var keyName = r.GetValue(signKeyEnv);
             var signingKey = RecordSeal.KeyFromEnvironment(keyName ?? RecordSeal.DefaultKeyVariable);
@@ -245,8 +389,30 @@ public static class CliApp
             var heartbeat = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv));
             var pushgateway = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url");
             var textfilePath = PathOf(textfile);
-            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
             var progress = new TerminalProgress(stderr);
+            if (cnpg)
+            {
+                var checkSpec = new CheckSpec
+                {
+                    Path = PathOf(checksFile),
+                    Checks = QuickChecks(r.GetValue(expectRows) ?? [], r.GetValue(expectSql) ?? []),
+                    Settings = r.GetValue(database) is { } cnpgDb ? new System.Collections.Hashtable { ["database"] = cnpgDb } : null,
+                    Objectives = objectives,
+                    EvidenceDirectory = evidenceDir,
+                };
+                return await CnpgDrillAsync(k8s.Access(r), r.GetValue(k8s.Namespace), r.GetValue(k8s.Cluster)!, r.GetValue(backupName), r.GetValue(drillNamespace),
+                    new DrillRequest
+                    {
+                        Restore = new RestoreRequest { Backup = null!, Kind = RestoreTargetKind.Cnpg, RecoveryTarget = target, DrillId = id },
+                        Checks = checkSpec,
+                        ReadyTimeout = readyTimeout,
+                        EvidencePath = evidenceDir,
+                        SigningKey = signingKey,
+                        HeartbeatUrl = heartbeat,
+                        TextfileCollectorPath = textfilePath,
+                    }, pushgateway, r.GetValue(json), progress, stdout, stderr, ct).ConfigureAwait(false);
+            }
+            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
 
             DemoSource? demoSource = null;
             BarmanCloudCatalog? catalog = null;
@@ -306,6 +472,7 @@ public static class CliApp
                     CheckRun = checkRun,
                     EvidenceDirectory = evidenceDir,
                     Objectives = objectives,
+                    Spelling = Spelling,
                 }, progress, ct, created => restore = created).ConfigureAwait(false);
 
                 // The record is the durable evidence: written whatever happened, with no cancellation.
@@ -322,8 +489,8 @@ public static class CliApp
                     catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
                     {
                         // The drill's other outputs (metrics, the printed record) still go out; the exit code carries the problem.
-                        evidenceProblem = e.Message;
-                        await stderr.WriteLineAsync($"restoreops: the evidence was not written: {e.Message}").ConfigureAwait(false);
+                        evidenceProblem = FailureText.Of(e, Spelling);
+                        await stderr.WriteLineAsync($"restoreops: the evidence was not written: {evidenceProblem}").ConfigureAwait(false);
                     }
                 }
                 if (pushgateway is not null)
@@ -366,6 +533,79 @@ public static class CliApp
         return cmd;
     }
 
+    /// <summary>
+    /// A drill of a CNPG cluster's newest (or named) completed Backup into a recovery Cluster, through the engine's drill:
+    /// the same record, verdicts, exit codes and cleanup as a local drill.
+    /// </summary>
+    private static async Task<int> CnpgDrillAsync(KubernetesAccess access, string? ns, string cluster, string? backupName, string? drillNamespace,
+        DrillRequest shape, Uri? pushgateway, bool json, IProgress<DrillProgress> progress, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        await using var engine = new RestoreEngine(Spelling);
+        var backups = await engine.GetCnpgBackupsAsync(access, ns, cluster, ct).ConfigureAwait(false);
+        var backup = backupName is null
+            ? backups.FirstOrDefault() ?? throw new ConfigurationException($"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup.",
+                "Take one (kubectl cnpg backup, or a ScheduledBackup), or check --namespace and --cnpg-cluster.")
+            : backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
+                $"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup named {backupName}.",
+                $"List them with: restoreops backups list --cnpg-cluster {cluster}{(ns is null ? "" : $" --namespace {ns}")}");
+        var request = new DrillRequest
+        {
+            Restore = new RestoreRequest
+            {
+                Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = drillNamespace, Kubernetes = access,
+                RecoveryTarget = shape.Restore.RecoveryTarget, DrillId = shape.Restore.DrillId,
+            },
+            Checks = shape.Checks,
+            ReadyTimeout = shape.ReadyTimeout,
+            EvidencePath = shape.EvidencePath,
+            SigningKey = shape.SigningKey,
+            HeartbeatUrl = shape.HeartbeatUrl,
+            TextfileCollectorPath = shape.TextfileCollectorPath,
+        };
+        var run = await engine.RunDrillAsync(request, progress, ct).ConfigureAwait(false);
+        var record = run.Record;
+        foreach (var file in run.EvidenceFiles.Where(f => f.EndsWith(".json", StringComparison.Ordinal)))
+            await stderr.WriteLineAsync($"Evidence written to {file}").ConfigureAwait(false);
+        foreach (var warning in run.Warnings) await stderr.WriteLineAsync($"restoreops: {warning}").ConfigureAwait(false);
+        if (pushgateway is not null)
+        {
+            var dir = shape.EvidencePath;
+            var last = EvidenceWriter.LastSuccess(record, dir is not null && Directory.Exists(dir) ? DrillHistory.Load(dir).ForSource(record.Source) : []);
+            var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
+            if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
+        }
+        if (json) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
+        else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+        if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
+        var unrecorded = shape.EvidencePath is not null && run.EvidenceFiles.Count == 0;
+        return unrecorded && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
+    }
+
+    /// <summary>--expect-rows and --expect-sql in the check-file form the engine's checks take (database from --database or the default).</summary>
+    internal static IReadOnlyList<System.Collections.IDictionary> QuickChecks(IEnumerable<string> rows, IEnumerable<string> sql)
+    {
+        var checks = new List<System.Collections.IDictionary>();
+        foreach (var spec in rows)
+        {
+            var c = ParseRowCheck("-", spec);
+            var d = new System.Collections.Hashtable { ["kind"] = "row-count", ["name"] = $"rows {c.Table}", ["table"] = c.Table };
+            if (c.Minimum == c.Maximum && c.Minimum is { } exact) d["exact"] = exact;
+            else
+            {
+                if (c.Minimum is { } min) d["min"] = min;
+                if (c.Maximum is { } max) d["max"] = max;
+            }
+            checks.Add(d);
+        }
+        var i = 0;
+        foreach (var spec in sql)
+        {
+            var c = ParseSqlCheck("-", spec, ++i);
+            checks.Add(new System.Collections.Hashtable { ["kind"] = "sql", ["name"] = c.Name, ["query"] = c.Sql, ["equals"] = c.Expected });
+        }
+        return checks;
+    }
+
     /// <summary>Maps a record to the CLI's stable exit codes.</summary>
     public static int ExitCode(DrillRecord record) => record.Verdict switch
     {
@@ -387,15 +627,6 @@ public static class CliApp
         return Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
             ? uri
             : throw new ConfigurationException($"--heartbeat-url-env {variable}: its value is not an http(s) URL.", $"Set {variable} to the full ping URL, e.g. https://hc-ping.com/<uuid>.");
-    }
-
-    /// <summary>A whole number option (given as text so its error can name the option, the range and the fix).</summary>
-    internal static int ParseCount(string? value, string option, int defaultValue, int min, int max, string unit)
-    {
-        if (value is null) return defaultValue;
-        if (int.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
-        var shown = value.Length <= 40 ? value : value[..40] + "…";
-        throw new ConfigurationException($"{option} '{shown}' is not a whole number of {unit} from {min} to {max}.", $"Pass {option} N with {min} <= N <= {max} (default {defaultValue}).");
     }
 
     private static Uri? ParseUrl(string? value, string option)

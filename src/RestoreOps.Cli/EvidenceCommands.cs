@@ -13,17 +13,20 @@ namespace RestoreOps.Cli;
 /// </summary>
 internal static class EvidenceCommands
 {
-    /// <summary><c>evidence verify FILE [--key-env NAME]</c>: recomputes the digest (and signature) of a record.</summary>
+    /// <summary><c>evidence verify FILE [--key-env NAME] [--json]</c>: recomputes the digest (and signature) of a record.</summary>
     internal static Command EvidenceCommand(TextWriter stdout, TextWriter stderr)
     {
         var file = new Argument<string>("FILE") { Description = "A <drillId>.json record written by restoreops." };
         var keyEnv = new Option<string?>("--key-env")
         {
+            HelpName = "VARIABLE",
             Description = $"Environment variable holding the HMAC key to check the signature with (default: {RecordSeal.DefaultKeyVariable}, if set). Naming one makes a missing key or signature an error.",
         };
+        var json = new Option<bool>("--json") { Description = "Print the verdict as JSON: file, ok, status, signatureChecked, message." };
         var verify = new Command("verify", "Check that a drill record is unchanged since it was written: recompute its SHA-256 digest and, with a key, its HMAC signature.");
         verify.Arguments.Add(file);
         verify.Options.Add(keyEnv);
+        verify.Options.Add(json);
         verify.SetAction(async (r, ct) =>
         {
             var path = InputPaths.Absolute(r.GetValue(file)!, "FILE")!;
@@ -33,11 +36,16 @@ internal static class EvidenceCommands
             var key = RecordSeal.KeyFromEnvironment(named ?? RecordSeal.DefaultKeyVariable);
             if (named is not null && key is null)
                 throw new ConfigurationException($"--key-env {named}: that environment variable is not set or empty.", $"Export {named} with the signing key the record was written with.");
-            var result = RecordSeal.Verify(await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), key);
+            var result = RecordSeal.Verify(await File.ReadAllTextAsync(path, ct).ConfigureAwait(false), key, CliApp.Spelling);
             // A named key is a promise to check the signature: a record without one must not pass quietly.
             var ok = result.IsValid && (named is null || result.SignatureChecked);
-            var writer = ok ? stdout : stderr;
-            await writer.WriteLineAsync($"{path}: {(ok ? "OK" : "FAILED")} ({result.Status}). {result.Message}").ConfigureAwait(false);
+            var line = $"{path}: {(ok ? "OK" : "FAILED")} ({result.Status}). {result.Message}";
+            if (r.GetValue(json))
+            {
+                await stdout.WriteLineAsync(JsonSerializer.Serialize(new { File = path, Ok = ok, result.Status, result.SignatureChecked, result.Message }, DrillRecordJson.Options)).ConfigureAwait(false);
+                if (!ok) await stderr.WriteLineAsync(line).ConfigureAwait(false);
+            }
+            else await (ok ? stdout : stderr).WriteLineAsync(line).ConfigureAwait(false);
             return ok ? CliApp.Passed : result.Status == SealStatus.Malformed ? CliApp.UsageError : CliApp.Failed;
         });
         var evidence = new Command("evidence", "Work with drill evidence records.");
@@ -51,7 +59,8 @@ internal static class EvidenceCommands
         var dir = new Argument<string>("DIR") { Description = "The evidence folder (what --evidence pointed at)." };
         var staleAfter = new Option<string>("--stale-after")
         {
-            Description = "A source whose last passed drill is older than this is Stale (exit 1): 36h, 7d, P7D…",
+            HelpName = "DURATION",
+            Description = "A source whose last passed drill is older than this is Stale (exit 1): a duration such as 36h, 7d, P7D.",
             DefaultValueFactory = _ => "7d",
         };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
@@ -61,7 +70,7 @@ internal static class EvidenceCommands
         cmd.Options.Add(json);
         cmd.SetAction(async (r, ct) =>
         {
-            var threshold = DurationText.Parse(r.GetValue(staleAfter)!, "--stale-after");
+            var threshold = InputDuration.Parse(r.GetValue(staleAfter)!, InputKey.StaleAfter);
             var history = DrillHistory.Load(InputPaths.Absolute(r.GetValue(dir)!, "DIR")!);
             var now = DateTimeOffset.UtcNow;
             var proofs = history.LastProvenRestores(now, threshold);

@@ -128,21 +128,35 @@ public sealed class DrillEnvironment
     };
 }
 
-/// <summary>Start, end and outcome of one phase.</summary>
+/// <summary>
+/// Start, end and outcome of one phase. Never changes once made, so whoever holds one (a formatter mid-restore) reads a
+/// consistent phase: a phase that ends is a new instance (<see cref="End"/>) put in the old one's place
+/// (<see cref="PhaseTimingList.Replace"/>).
+/// </summary>
 public sealed class PhaseTiming
 {
     /// <summary>Which phase.</summary>
     public required DrillPhase Phase { get; init; }
     /// <summary>Start (UTC).</summary>
     public required DateTimeOffset StartedAt { get; init; }
-    /// <summary>End (UTC).</summary>
-    public DateTimeOffset EndedAt { get; set; }
+    /// <summary>End (UTC); <c>default</c> while the phase runs.</summary>
+    public DateTimeOffset EndedAt { get; init; }
     /// <summary>Whether the phase finished without error.</summary>
-    public bool Succeeded { get; set; }
+    public bool Succeeded { get; init; }
     /// <summary>What the phase did, in numbers (bytes, segments, files).</summary>
-    public string? Detail { get; set; }
+    public string? Detail { get; init; }
     /// <summary>Elapsed time.</summary>
     public TimeSpan Duration => EndedAt >= StartedAt ? EndedAt - StartedAt : TimeSpan.Zero;
+
+    /// <summary>This phase, ended at <paramref name="endedAt"/> (default: now) with its outcome: a new instance.</summary>
+    public PhaseTiming End(bool succeeded, string? detail, DateTimeOffset? endedAt = null) => new()
+    {
+        Phase = Phase,
+        StartedAt = StartedAt,
+        EndedAt = endedAt ?? DateTimeOffset.UtcNow,
+        Succeeded = succeeded,
+        Detail = detail,
+    };
 }
 
 /// <summary>What cleanup removed and whether anything was left behind.</summary>
@@ -246,7 +260,7 @@ public sealed class DrillRecord
     /// <summary>Data age (RPO's second term): drill start minus <see cref="AchievedRecoveryTime"/>.</summary>
     public TimeSpan? DataAge { get; set; }
     /// <summary>Per-phase timings.</summary>
-    public List<PhaseTiming> Phases { get; } = new();
+    public PhaseTimingList Phases { get; } = new();
     /// <summary>Restore time (RTO): from the first restore phase to ready.</summary>
     public TimeSpan? RestoreDuration { get; set; }
     /// <summary>Whole drill, cleanup included.</summary>

@@ -103,8 +103,11 @@ public sealed class RestoreCluster
     public string? ReplayEndLsn { get; set; }
     /// <summary>Timeline after promotion.</summary>
     public int? Timeline { get; set; }
-    /// <summary>Timings of the restore's phases so far.</summary>
-    public List<PhaseTiming> Phases { get; } = new();
+    /// <summary>
+    /// Timings of the restore's phases so far. Safe to read while the restore runs: every enumeration is a snapshot,
+    /// and a phase that ends is replaced whole.
+    /// </summary>
+    public PhaseTimingList Phases { get; } = new();
 
     /// <inheritdoc />
     public override string ToString() => Namespace is null ? Name : $"{Namespace}/{Name}";

@@ -29,7 +29,7 @@ public static class InputLimits
 /// three: 1 to 63 characters of letters, digits, <c>.</c>, <c>_</c> and <c>-</c>, starting and ending with a letter or
 /// digit (a Kubernetes label value's rule), and no <c>..</c>. Ids RestoreOps generates always qualify.
 /// </summary>
-/// <example><code>var id = DrillIds.Validate(userInput, "--drill-id");</code></example>
+/// <example><code>var id = DrillIds.Validate(userInput, InputKey.DrillId);</code></example>
 public static partial class DrillIds
 {
     /// <summary>The longest drill id: a Kubernetes label value's limit.</summary>
@@ -41,11 +41,18 @@ public static partial class DrillIds
     /// <summary>True when <paramref name="id"/> is a drill id RestoreOps accepts.</summary>
     public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id) && !id.Contains("..", StringComparison.Ordinal);
 
+    /// <summary>Returns <paramref name="id"/> when it is valid (null stays null: "generate one"); the error names the drill id in the front end's spelling.</summary>
+    /// <param name="id">The id given by the user.</param>
+    /// <exception cref="ConfigurationException">The id could escape the evidence folder, or is not usable as a file name or label.</exception>
+    public static string? Validate(string? id) => Validate(id, InputKey.DrillId.Ref());
+
     /// <summary>Returns <paramref name="id"/> when it is valid (null stays null: "generate one").</summary>
     /// <param name="id">The id given by the user.</param>
-    /// <param name="inputName">How the user gave it, named in the error: <c>--drill-id</c>, <c>-DrillId</c>, or the default "drill id".</param>
+    /// <param name="input">The input it came from, named in the error.</param>
     /// <exception cref="ConfigurationException">The id could escape the evidence folder, or is not usable as a file name or label.</exception>
-    public static string? Validate(string? id, string inputName = "drill id")
+    public static string? Validate(string? id, InputKey input) => Validate(id, input.Ref());
+
+    private static string? Validate(string? id, string inputName)
     {
         if (id is null || IsValid(id)) return id;
         var shown = id.Length <= 80 ? id : id[..80] + $"… ({id.Length} characters)";
@@ -65,7 +72,15 @@ public static class InputPaths
     /// <paramref name="path"/> resolved against the current directory; null stays null.
     /// </summary>
     /// <param name="path">The path as given.</param>
-    /// <param name="inputName">How the user gave it (<c>--work-dir</c>, <c>-WorkRoot</c>), named in the error.</param>
+    /// <param name="input">The input it came from, named in the error in the front end's spelling.</param>
+    /// <exception cref="ConfigurationException">The path is empty or holds a character no path can.</exception>
+    public static string? Absolute(string? path, InputKey input) => Absolute(path, input.Ref());
+
+    /// <summary>
+    /// <paramref name="path"/> resolved against the current directory; null stays null.
+    /// </summary>
+    /// <param name="path">The path as given.</param>
+    /// <param name="inputName">How the error names it: an argument with no key (<c>FILE</c>), or a description.</param>
     /// <exception cref="ConfigurationException">The path is empty or holds a character no path can.</exception>
     public static string? Absolute(string? path, string inputName)
     {

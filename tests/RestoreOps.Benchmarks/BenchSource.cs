@@ -1,7 +1,8 @@
 using System.Globalization;
 using Npgsql;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 
 namespace RestoreOps.Benchmarks;

@@ -4,6 +4,7 @@ using System.Text;
 using Npgsql;
 using RestoreOps.Checks;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Benchmarks;
 

@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Amazon.S3.Model;
 using RestoreOps.Backups;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Benchmarks;
 

@@ -45,6 +45,8 @@ Describe 'Errors a user can act on' {
             @($problems).Count | Should -Be 1
             Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'GetLocalBackupFailed' -Category 'ObjectNotFound', 'InvalidArgument' -Target $missing
             $problems[0].ErrorDetails.Message | Should -BeLike "*$missing*"
+            $problems[0].ErrorDetails.RecommendedAction | Should -BeLike '*-WalPath*'
+            $problems[0].ErrorDetails.RecommendedAction | Should -Not -Match '--[a-z]' -Because 'the engine names inputs as cmdlet parameters here, never as CLI options'
         }
 
         It 'goes on with the next path in the pipeline' {
@@ -77,6 +79,8 @@ Describe 'Errors a user can act on' {
             @($problems).Count | Should -Be 1
             Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'GetLocalBackupFailed' -Category 'ObjectNotFound', 'InvalidArgument' -Target $empty
             $problems[0].ErrorDetails.Message | Should -BeLike '*base.tar*'
+            $problems[0].ErrorDetails.RecommendedAction | Should -BeLike 'Point -Path at *'
+            $problems[0].ErrorDetails.RecommendedAction | Should -Not -Match '--base-backup'
         }
     }
 

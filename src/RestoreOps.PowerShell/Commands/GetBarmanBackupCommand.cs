@@ -61,7 +61,7 @@ public sealed class GetBarmanBackupCommand : RestoreOpsCmdlet
                 AccessKeyId = Credential?.UserName,
                 SecretAccessKey = Credential?.GetNetworkCredential().Password,
             };
-            var backups = Run(ct => RestoreSession.GetBarmanBackupsAsync(DestinationPath, ServerName, options, IncludeUnusable || BackupId is not null, ct))
+            var backups = Run(ct => Engine.GetBarmanBackupsAsync(DestinationPath, ServerName, options, IncludeUnusable || BackupId is not null, ct))
                 .Where(b => BackupId is null || b.Id == BackupId || b.Name == BackupId).ToList();
             if (backups.Count == 0)
             {

@@ -40,7 +40,7 @@ public sealed class GetCnpgBackupCommand : KubernetesCmdlet
         var where = $"{Namespace ?? "(context namespace)"}{(Cluster is null ? "" : "/" + Cluster)}";
         try
         {
-            var backups = Run(ct => RestoreSession.GetCnpgBackupsAsync(Access, Namespace, Cluster, ct))
+            var backups = Run(ct => Engine.GetCnpgBackupsAsync(Access, Namespace, Cluster, ct))
                 .Where(b => Name is null || b.Name == Name).ToList();
             if (backups.Count == 0)
             {

@@ -30,7 +30,7 @@ public sealed class GetLocalBackupCommand : RestoreOpsCmdlet
         var wal = FullPath(WalPath);
         try
         {
-            WriteObject(Run(ct => RestoreSession.GetLocalBackupAsync(path, wal, ct)));
+            WriteObject(Run(ct => Engine.GetLocalBackupAsync(path, wal, ct)));
         }
         catch (Exception e) when (IsReported(e))
         {

@@ -60,7 +60,7 @@ public sealed class GetRestoreClusterCommand : KubernetesCmdlet
                 WorkRoot = FullPath(WorkRoot),
                 OrphanedOnly = Orphaned,
             };
-            foreach (var c in Run(ct => RestoreSession.GetAsync(query, ct))) WriteObject(c);
+            foreach (var c in Run(ct => Engine.GetAsync(query, ct))) WriteObject(c);
         }
         catch (Exception e) when (IsReported(e))
         {

@@ -54,7 +54,7 @@ public sealed class InvokeRestoreCheckCommand : KubernetesCmdlet
         try
         {
             var spec = CheckParameters.Spec(this, Path, Check, Database, MaxBackupAge, MaxDataAge, MaxRestoreTime, PreviousEvidencePath);
-            var record = Run($"Checking {InputObject}", (ct, progress) => RestoreSession.CheckAsync(InputObject, spec, Access, progress, ct));
+            var record = Run($"Checking {InputObject}", (ct, progress) => Engine.CheckAsync(InputObject, spec, Access, progress, ct));
             foreach (var c in record.Checks) WriteVerbose(c.ToString());
             WriteObject(record);
         }

@@ -117,7 +117,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
         var id = ++_next;
         var backup = request.Restore.Backup;
         var progress = new EventProgress(_events, id, backup);
-        var task = Task.Run(() => RestoreSession.RunDrillAsync(request, progress, Cancellation));
+        var task = Task.Run(() => Engine.RunDrillAsync(request, progress, Cancellation));
         _pending++;
         lock (_running) _running.Add(task);
         _ = task.ContinueWith(t => _events.Add(new DrillEvent(id, backup, null, t)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

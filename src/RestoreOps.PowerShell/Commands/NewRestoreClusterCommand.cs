@@ -33,7 +33,7 @@ public sealed class NewRestoreClusterCommand : RestoreTargetCmdlet
         {
             if (!ShouldProcess(TargetDescription(Backup, Name), "Create restore target")) return;
             var request = Request(Backup, Name, DrillId, Purpose);
-            var cluster = Run(ct => RestoreSession.NewAsync(request, ct));
+            var cluster = Run(ct => Engine.NewAsync(request, ct));
             WriteVerbose($"Created {cluster.Kind} restore target {cluster} for drill {cluster.DrillId}; it expires {cluster.ExpiresAt:u}.");
             WriteObject(cluster);
         }

@@ -65,7 +65,7 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
         IReadOnlyList<RestoreCluster> targets;
         try
         {
-            targets = ParameterSetName == ObjectSet ? [InputObject] : Run(ct => RestoreSession.GetAsync(Query(), ct));
+            targets = ParameterSetName == ObjectSet ? [InputObject] : Run(ct => Engine.GetAsync(Query(), ct));
         }
         catch (Exception e) when (IsReported(e))
         {
@@ -89,7 +89,7 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
         if (!Proceed(what, "Stop and delete")) return;
         try
         {
-            var outcome = Run(ct => RestoreSession.RemoveAsync(cluster, Access, ct));
+            var outcome = Run(ct => Engine.RemoveAsync(cluster, Access, ct));
             foreach (var removed in outcome.Removed) WriteVerbose($"removed {removed}");
             if (!outcome.Succeeded)
             {

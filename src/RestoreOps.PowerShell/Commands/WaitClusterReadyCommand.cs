@@ -44,7 +44,7 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
             var cluster = ParameterSetName == NameSet ? FindByName() : InputObject;
             if (cluster is null) return;
             target = cluster;
-            var ready = Run($"Waiting for {cluster}", (ct, progress) => RestoreSession.WaitReadyAsync(cluster, Timeout, Access, progress, ct));
+            var ready = Run($"Waiting for {cluster}", (ct, progress) => Engine.WaitReadyAsync(cluster, Timeout, Access, progress, ct));
             WriteObject(ready);
         }
         catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
@@ -60,7 +60,7 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
 
     private RestoreCluster? FindByName()
     {
-        var found = Run(ct => RestoreSession.GetAsync(new RestoreClusterQuery
+        var found = Run(ct => Engine.GetAsync(new RestoreClusterQuery
         {
             IncludeCnpg = true, IncludeLocal = true, Kubernetes = Access, Namespace = Namespace, Name = Name,
         }, ct));

@@ -2,7 +2,10 @@ using System.Management.Automation;
 
 namespace RestoreOps.PowerShell.Infrastructure;
 
-/// <summary>Engine failures as ErrorRecords: a category PowerShell users filter on, the target, and the fix as the recommended action.</summary>
+/// <summary>
+/// Engine failures as ErrorRecords: a category PowerShell users filter on, the target, and the fix as the recommended
+/// action, the inputs they refer to named as this module's parameters (<c>-EndpointUrl</c>).
+/// </summary>
 internal static class ErrorRecords
 {
     public static ErrorRecord From(Exception e, string errorId, object? target)
@@ -21,12 +24,11 @@ internal static class ErrorRecords
             _ => ErrorCategory.NotSpecified,
         };
         var record = new ErrorRecord(e, errorId, category, target);
-        var fix = (e as RestoreOpsException)?.Fix;
-        if (fix is not null)
+        if (e is RestoreOpsException r)
         {
             // The message without the appended "Fix: …": the fix goes where PowerShell shows recommended actions.
-            var message = e.Message.Replace($" Fix: {fix}", "", StringComparison.Ordinal);
-            record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = fix };
+            record.ErrorDetails = new ErrorDetails(r.MessageFor(InputSpelling.PowerShell));
+            if (r.FixFor(InputSpelling.PowerShell) is { } fix) record.ErrorDetails.RecommendedAction = fix;
         }
         return record;
     }

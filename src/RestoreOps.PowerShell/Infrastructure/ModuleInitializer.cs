@@ -87,6 +87,6 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
     {
         // Failures per target are in the results; what stays is swept by Remove-RestoreCluster -Orphaned after its
         // expiry, and the engine tries again when the process exits. Nothing here can show them to the user.
-        _ = RestoreSession.RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+        ModuleEngine.Release();
     }
 }

@@ -14,6 +14,9 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly int _activityId = Random.Shared.Next(1, int.MaxValue);
 
+    /// <summary>The module's engine (one per module import; see <see cref="ModuleEngine"/>).</summary>
+    private protected static RestoreEngine Engine => ModuleEngine.Current;
+
     /// <summary>Cancelled by Ctrl+C (StopProcessing).</summary>
     protected CancellationToken Cancellation => _stop.Token;
 

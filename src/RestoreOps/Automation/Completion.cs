@@ -24,16 +24,22 @@ public static class Completion
     /// <summary>Completed CNPG Backups in <paramref name="ns"/> (of <paramref name="cluster"/> when given), newest first.</summary>
     public static async Task<IReadOnlyList<string>> BackupsAsync(KubernetesAccess access, string? ns, string? cluster, string prefix, CancellationToken ct)
     {
+        IKubernetesApi? api = null;
         try
         {
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
             bounded.CancelAfter(Budget);
-            var backups = await RestoreSession.GetCnpgBackupsAsync(access, ns, cluster, bounded.Token).ConfigureAwait(false);
+            api = access.Connect();
+            var backups = await CnpgCatalog.ListBackupsAsync(api, ns, cluster, bounded.Token).ConfigureAwait(false);
             return backups.Select(b => b.Name).OfType<string>().Where(n => n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)).ToList();
         }
         catch (Exception e) when (e is RestoreOpsException or OperationCanceledException or IOException or HttpRequestException)
         {
             return [];
+        }
+        finally
+        {
+            (api as IDisposable)?.Dispose();
         }
     }
 

@@ -3,7 +3,7 @@ namespace RestoreOps.Automation;
 /// <summary>A whole drill: restore, wait, check, record, notify, clean up.</summary>
 /// <example>
 /// <code>
-/// var run = await RestoreSession.RunDrillAsync(new DrillRequest
+/// var run = await engine.RunDrillAsync(new DrillRequest
 /// {
 ///     Restore = new RestoreRequest { Backup = latest, Kind = RestoreTargetKind.Local },
 ///     Checks = new CheckSpec { Path = "checks.yaml" },
@@ -27,6 +27,8 @@ public sealed class DrillRequest
     public byte[]? SigningKey { get; init; }
     /// <summary>Ping this URL when the drill passes (silence is the alarm).</summary>
     public Uri? HeartbeatUrl { get; init; }
+    /// <summary>Also write the metrics to this file, for node-exporter's textfile collector.</summary>
+    public string? TextfileCollectorPath { get; init; }
 }
 
 /// <summary>What a drill produced besides its record: the evidence files and anything a human should know.</summary>

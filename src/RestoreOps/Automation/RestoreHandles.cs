@@ -56,7 +56,7 @@ internal sealed class LocalHandle : IRestoreHandle
         // target's (a reused drill id) or a user's, never this restore's.
         if (restore.Cluster.WorkDirectory is { } work && Directory.Exists(work))
             throw new ConfigurationException($"The work directory {work} already exists: it belongs to another restore target or was left by one.",
-                "Use a new drill id, or remove the old target first (Remove-RestoreCluster, or the sweep once it has expired).");
+                "Use a new drill id, or remove the old target first (Remove-RestoreCluster / restoreops targets remove, or the sweep once it has expired).");
         return new(restore, linkedTo);
     }
 
@@ -81,8 +81,8 @@ internal sealed class LocalHandle : IRestoreHandle
             await _stop.CancelAsync().ConfigureAwait(false);
             try { await _run.ConfigureAwait(false); } catch (Exception) { /* ended by the cancellation above */ }
             Cluster.Phase = RestoreClusterPhase.Failed;
-            throw new RestoreFailedException($"Local restore {Cluster.Name} did not become ready within {timeout}.",
-                $"Raise -Timeout for bigger backups, or read the server log under {Cluster.WorkDirectory}/log before removing the target.");
+            throw new RestoreFailedException($"Local restore {Cluster.Name} did not become ready within {InputDuration.Format(timeout)}.",
+                $"Raise {InputKey.Timeout.Ref()} for bigger backups, or read the server log under {Cluster.WorkDirectory}/log before removing the target.");
         }
         finally
         {

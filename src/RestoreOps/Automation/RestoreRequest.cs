@@ -1,12 +1,11 @@
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
 namespace RestoreOps.Automation;
 
 /// <summary>What to restore, where, and for how long: everything New-RestoreCluster and Invoke-RestoreDrill take.</summary>
 /// <example>
 /// <code>
-/// var cluster = await RestoreSession.NewAsync(new RestoreRequest { Backup = latest, Kind = RestoreTargetKind.Local }, ct);
+/// var cluster = await engine.NewAsync(new RestoreRequest { Backup = latest, Kind = RestoreTargetKind.Local }, ct);
 /// </code>
 /// </example>
 public sealed class RestoreRequest

@@ -68,9 +68,9 @@ public sealed class BackupContent : IDisposable
             case BackupSourceKind.BarmanCloud:
             {
                 var location = S3Location.Parse(backup.Location.DestinationPath
-                    ?? throw new ConfigurationException($"Backup {backup.Id} has no destination path.", "List it again with Get-BarmanBackup / --source."));
+                    ?? throw new ConfigurationException($"Backup {backup.Id} has no destination path.", $"List it again from its catalogue ({InputKey.DestinationPath.Ref()})."));
                 var server = backup.Location.ServerName
-                    ?? throw new ConfigurationException($"Backup {backup.Id} has no server name.", "Pass --server-name.");
+                    ?? throw new ConfigurationException($"Backup {backup.Id} has no server name.", $"Pass {InputKey.ServerName.Ref()}.");
                 var options = (objectStore ?? new ObjectStoreOptions()) with
                 {
                     EndpointUrl = objectStore?.EndpointUrl ?? backup.Location.EndpointUrl,

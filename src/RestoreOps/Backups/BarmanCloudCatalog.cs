@@ -39,7 +39,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         string? endpointUrl = null, string? region = null, string? destinationPath = null, bool ownsStore = false)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ValidateServerName(serverName);
+        BarmanCloudLayout.ValidateServerName(serverName);
         _store = store;
         _ownsStore = ownsStore;
         _keyPrefix = keyPrefix.Trim('/');
@@ -48,7 +48,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         EndpointUrl = endpointUrl;
         Region = region;
         DestinationPath = destinationPath ?? _store.Describe(_keyPrefix);
-        _basePrefix = JoinKey(_keyPrefix, serverName, "base") + "/";
+        _basePrefix = BarmanCloudLayout.JoinKey(_keyPrefix, serverName, "base") + "/";
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public sealed class BarmanCloudCatalog : IDisposable
     public static BarmanCloudCatalog Create(string destinationPath, string serverName, ObjectStoreOptions options)
     {
         var location = S3Location.Parse(destinationPath);
-        ValidateServerName(serverName);
+        BarmanCloudLayout.ValidateServerName(serverName);
         var resolved = options.Resolve();
         S3ObjectStore store;
         try
@@ -70,7 +70,7 @@ public sealed class BarmanCloudCatalog : IDisposable
         {
             // The SDK refuses to build a client with neither an endpoint nor a region it can find.
             throw new ConfigurationException($"The S3 client for {location} could not be set up: {e.Message}",
-                "Pass the bucket's region (--region / -Region, or AWS_REGION), or the endpoint of an S3-compatible store (--endpoint-url / -EndpointUrl).", e);
+                $"Pass the bucket's region ({InputKey.Region.Ref()}, or AWS_REGION), or the endpoint of an S3-compatible store ({InputKey.EndpointUrl.Ref()}).", e);
         }
         return new BarmanCloudCatalog(store, location.Prefix, serverName, location.Child(serverName).ToString(),
             resolved.EndpointUrl, resolved.Region, location.ToString(), ownsStore: true);
@@ -186,7 +186,7 @@ public sealed class BarmanCloudCatalog : IDisposable
     private async Task<Backup> ReadBackupAsync(BackupFolder folder, CancellationToken cancellationToken)
     {
         var infoSource = _store.Describe(folder.InfoKey!);
-        var dataObjects = OrderDataObjects(folder.Files).Select(f => JoinKey(_basePrefix.TrimEnd('/'), folder.Id, f)).ToList();
+        var dataObjects = OrderDataObjects(folder.Files).Select(f => BarmanCloudLayout.JoinKey(_basePrefix.TrimEnd('/'), folder.Id, f)).ToList();
         var dataArchive = folder.Files.FirstOrDefault(f => f.StartsWith("data.tar", StringComparison.Ordinal) || f.StartsWith("data_", StringComparison.Ordinal));
         var location = new BackupLocation
         {
@@ -208,7 +208,7 @@ public sealed class BarmanCloudCatalog : IDisposable
             var status = info.BackupStatus;
             var error = info.Error;
             if (status == BackupStatus.Done && dataArchive is null)
-                error = $"backup.info says DONE but there is no data.tar archive under {Describe(JoinKey(_basePrefix.TrimEnd('/'), folder.Id))}/";
+                error = $"backup.info says DONE but there is no data.tar archive under {Describe(BarmanCloudLayout.JoinKey(_basePrefix.TrimEnd('/'), folder.Id))}/";
             return new Backup
             {
                 Id = folder.Id,
@@ -278,16 +278,6 @@ public sealed class BarmanCloudCatalog : IDisposable
     }
 
     private string Describe(string key) => _store.Describe(key);
-
-    internal static string JoinKey(params string[] parts) => string.Join('/', parts.Where(p => p.Length > 0));
-
-    internal static void ValidateServerName(string serverName)
-    {
-        if (string.IsNullOrWhiteSpace(serverName) || serverName.Contains('/') || serverName != serverName.Trim() || serverName is "." or "..")
-            throw new ConfigurationException(
-                $"'{serverName}' is not a Barman server name.",
-                "Give the server name as the single folder under the destination path (CNPG: the cluster name, or barmanObjectStore.serverName), without slashes or spaces.");
-    }
 
     /// <inheritdoc />
     public void Dispose()

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Wal;
 
 namespace RestoreOps.Backups;
@@ -20,11 +21,11 @@ public static partial class LocalBackupCatalog
     {
         if (!Directory.Exists(baseDirectory))
             throw new ConfigurationException($"The base backup directory '{baseDirectory}' does not exist.",
-                "Pass the directory pg_basebackup -Ft wrote (--base-backup).");
+                $"Pass the directory pg_basebackup -Ft wrote ({InputKey.BaseBackup.Ref()}).");
         var archives = BackupContent.LocalArchives(baseDirectory);
         var data = archives.FirstOrDefault(a => a.Role == ArchiveRole.Data)
             ?? throw new ConfigurationException($"'{baseDirectory}' holds no base.tar (or .tar.gz/.tar.bz2).",
-                "Point --base-backup at a pg_basebackup -Ft output directory.");
+                $"Point {InputKey.BaseBackup.Ref()} at a pg_basebackup -Ft output directory.");
 
         string? label = null, pgVersion = null;
         await using (var stream = await data.Open(null, cancellationToken).ConfigureAwait(false))
@@ -110,7 +111,7 @@ public static partial class LocalBackupCatalog
     public static async Task<Backup> ReadDumpAsync(string dumpFile, CancellationToken cancellationToken, string? postgresBinDirectory = null)
     {
         if (!File.Exists(dumpFile))
-            throw new ConfigurationException($"The dump file '{dumpFile}' does not exist.", "Pass a file written by pg_dump -Fc (--dump).");
+            throw new ConfigurationException($"The dump file '{dumpFile}' does not exist.", $"Pass a file written by pg_dump -Fc ({InputKey.Dump.Ref()}).");
         var binaries = await PostgresBinaries.FindAsync(null, postgresBinDirectory, cancellationToken).ConfigureAwait(false);
         var r = await CommandRunner.RunAsync(binaries.Tool("pg_restore"), ["-l", dumpFile], null, null, cancellationToken).ConfigureAwait(false);
         if (r.ExitCode != 0)

@@ -89,7 +89,7 @@ internal sealed class CheckAccess
         }
     }
 
-    /// <summary>What acting as <paramref name="role"/> in a read-write check needs: it exists, is no superuser and cannot reach the host.</summary>
+    /// <summary>Whether the role a read-write check acts as is usable: it exists, is no superuser and cannot reach the host.</summary>
     internal enum ActAs { Ready, Missing }
 
     /// <summary>

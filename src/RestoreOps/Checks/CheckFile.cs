@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using RestoreOps.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -281,26 +280,14 @@ public static class CheckFile
             return v is Scalar { Value: "true" or "false", Plain: true } s ? s.Value == "true" : throw TypeError(key, line, v, "true or false");
         }
 
-        private static readonly Regex DurationPattern = new(@"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", RegexOptions.CultureInvariant);
-
         internal TimeSpan? Duration(string key)
         {
             if (Find(key) is not var (line, v)) return null;
-            if (v is Scalar { Raw: TimeSpan t }) return t;
-            if (v is Scalar { Value: { } s } && DurationPattern.Match(s) is { Success: true } m)
-            {
-                var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-                var d = m.Groups[2].Value switch
-                {
-                    "ms" => TimeSpan.FromMilliseconds(n),
-                    "m" => TimeSpan.FromMinutes(n),
-                    "h" => TimeSpan.FromHours(n),
-                    "d" => TimeSpan.FromDays(n),
-                    _ => TimeSpan.FromSeconds(n),
-                };
-                if (d > TimeSpan.Zero) return d;
-            }
-            throw TypeError(key, line, v, "a positive duration such as 500ms, 30s, 5m, 1h");
+            if (v is Scalar { Raw: TimeSpan t } && t > TimeSpan.Zero && t <= InputLimits.MaxDuration) return t;
+            // The command line's grammar, so a duration copied from one to the other means the same; a plain number
+            // stays seconds, as check files always read it.
+            if (v is Scalar { Value: { } s } && InputDuration.TryParse(s, out var d, numberIsSeconds: true)) return d;
+            throw TypeError(key, line, v, $"a positive duration such as {InputDuration.Forms}");
         }
 
         internal List<string> List(string key)

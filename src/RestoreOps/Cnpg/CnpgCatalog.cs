@@ -15,12 +15,19 @@ namespace RestoreOps.Cnpg;
 /// </example>
 public static class CnpgCatalog
 {
-    /// <summary>The completed backups of cluster <paramref name="cluster"/> in <paramref name="ns"/> (null: the context's namespace), newest first.</summary>
-    public static async Task<IReadOnlyList<Backup>> ListBackupsAsync(IKubernetesApi api, string? ns, string cluster, CancellationToken ct)
+    /// <summary>
+    /// The completed backups of cluster <paramref name="cluster"/> (null: of every cluster) in <paramref name="ns"/>
+    /// (null: the context's namespace), newest first.
+    /// </summary>
+    public static async Task<IReadOnlyList<Backup>> ListBackupsAsync(IKubernetesApi api, string? ns, string? cluster, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(api);
         var list = await api.ListAsync(ResourceKind.Backup, ns, null, null, ct).ConfigureAwait(false);
-        return CnpgBackups.Completed(list.Items, cluster);
+        if (cluster is not null) return CnpgBackups.Completed(list.Items, cluster);
+        return list.Items.Select(b => b["spec"]?["cluster"]?["name"]?.GetValue<string>()).OfType<string>().Distinct(StringComparer.Ordinal)
+            .SelectMany(c => CnpgBackups.Completed(list.Items, c))
+            .OrderByDescending(b => b.EndTime ?? DateTimeOffset.MinValue).ThenByDescending(b => b.Id, StringComparer.Ordinal)
+            .ToList();
     }
 
     /// <summary>The source cluster's backup configuration (object store or plugin, server name, application database).</summary>

@@ -29,7 +29,7 @@ public static class CnpgOwnership
                 "Delete it yourself if it really should go; RestoreOps only removes its own drill objects.");
         if (drill != drillId)
             throw new ConfigurationException($"RestoreOps refuses to delete {name}: it belongs to drill {drill}, not {drillId}.",
-                "Remove that drill's objects by its own id, or sweep expired ones with -Orphaned.");
+                $"Remove that drill's objects by its own id, or sweep expired ones ({InputKey.Orphaned.Ref()}).");
     }
 
     /// <summary>True when a sweep may remove <paramref name="resource"/>: RestoreOps' own, a drill, and past its expiry.</summary>

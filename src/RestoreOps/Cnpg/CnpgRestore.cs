@@ -115,20 +115,18 @@ public sealed class CnpgRestore : IAsyncDisposable
         }
         catch (KubernetesConflictException e) when (e.AlreadyExists)
         {
-            provision.EndedAt = DateTimeOffset.UtcNow;
+            restore.Cluster.Phases.Replace(provision, provision.End(false, null));
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw new ConfigurationException($"A Cluster named {request.Namespace}/{name} already exists, so the drill cannot create its recovery cluster.",
-                "Pass another -Name, or remove the old drill (Remove-RestoreCluster, or the -Orphaned sweep if it expired).", e);
+                $"Choose another name ({InputKey.RestoreTargetName.Ref()}), or remove the old drill's target ({InputKey.Orphaned.Ref()} removes it once it expired).", e);
         }
         catch
         {
-            provision.EndedAt = DateTimeOffset.UtcNow;
+            restore.Cluster.Phases.Replace(provision, provision.End(false, null));
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw;
         }
-        provision.EndedAt = DateTimeOffset.UtcNow;
-        provision.Succeeded = true;
-        provision.Detail = $"Cluster {request.Namespace}/{name}";
+        restore.Cluster.Phases.Replace(provision, provision.End(true, $"Cluster {request.Namespace}/{name}"));
         restore.Cluster.Phase = RestoreClusterPhase.Replaying;
         return restore;
     }
@@ -179,15 +177,13 @@ public sealed class CnpgRestore : IAsyncDisposable
                     throw await FailureAsync($"Cluster {Namespace}/{Name} entered phase \"{phase}\", which CNPG does not leave on its own.", ct).ConfigureAwait(false);
                 if (phase == CnpgNames.PhaseHealthy && ready is null)
                 {
-                    replay.EndedAt = DateTimeOffset.UtcNow;
-                    replay.Succeeded = true;
+                    replay = Cluster.Phases.Replace(replay, replay.End(true, null));
                     ready = new PhaseTiming { Phase = DrillPhase.Ready, StartedAt = replay.EndedAt };
                     Cluster.Phases.Add(ready);
                 }
                 if (IsReady(change.Object))
                 {
-                    ready!.EndedAt = DateTimeOffset.UtcNow;
-                    ready.Succeeded = true;
+                    ready = Cluster.Phases.Replace(ready!, ready!.End(true, null));
                     Cluster.Phase = RestoreClusterPhase.Ready;
                     Cluster.Timeline = (int?)CrdSchema.Number(change.Object["status"]?["timelineID"]);
                     progress?.Report(new DrillProgress(DrillPhase.Ready, $"Restoring {Namespace}/{Name}", 100, "ready"));
@@ -206,9 +202,8 @@ public sealed class CnpgRestore : IAsyncDisposable
         }
         finally
         {
-            var open = Cluster.Phases.Where(p => p.EndedAt == default);
-            foreach (var p in open)
-                p.EndedAt = DateTimeOffset.UtcNow;
+            foreach (var p in Cluster.Phases.Where(p => p.EndedAt == default))
+                Cluster.Phases.Replace(p, p.End(p.Succeeded, p.Detail));
             if (Cluster.Phase != RestoreClusterPhase.Ready)
                 Cluster.Phase = RestoreClusterPhase.Failed;
             await linked.CancelAsync().ConfigureAwait(false);
@@ -367,12 +362,9 @@ public sealed class CnpgRestore : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            outcome.Problems.Add($"Objects labelled {_selector} were still in namespace {Namespace} after {timeout.TotalMinutes:0.#} min (finalizers?); the -Orphaned sweep removes them later.");
+            outcome.Problems.Add($"Objects labelled {_selector} were still in namespace {Namespace} after {timeout.TotalMinutes:0.#} min (finalizers?); {InputKey.Orphaned.Ref()} removes them later.");
         }
-        timing.EndedAt = DateTimeOffset.UtcNow;
-        timing.Succeeded = outcome.Problems.Count == 0;
-        timing.Detail = $"{outcome.Removed.Count} objects removed";
-        Cluster.Phases.Add(timing);
+        Cluster.Phases.Add(timing.End(outcome.Problems.Count == 0, $"{outcome.Removed.Count} objects removed"));
         outcome.Succeeded = outcome.Problems.Count == 0;
         if (outcome.Succeeded) Cluster.Phase = RestoreClusterPhase.Removed;
         return outcome;
@@ -433,7 +425,8 @@ public sealed class CnpgRestore : IAsyncDisposable
             details: state);
     }
 
-    private static bool IsReady(JsonObject cluster)
+    /// <summary>Healthy, the Ready condition True, and every instance ready: the definitions of CNPG's own e2e tests.</summary>
+    internal static bool IsReady(JsonObject cluster)
     {
         var status = cluster["status"];
         if (status?["phase"]?.GetValue<string>() != CnpgNames.PhaseHealthy) return false;

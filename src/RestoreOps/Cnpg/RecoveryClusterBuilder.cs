@@ -58,7 +58,7 @@ public static class RecoveryClusterBuilder
         if (r.Namespace == r.Source.Namespace && !r.AllowSourceNamespace)
             throw new ConfigurationException(
                 $"The drill would restore into '{r.Namespace}', the source cluster's own namespace.",
-                "Pass a drill namespace (e.g. -Namespace drills), or allow the source namespace explicitly if that is really wanted.");
+                $"Pass a drill namespace ({InputKey.DrillNamespace.Ref()}, e.g. drills), or allow the source namespace explicitly if that is really wanted.");
         var name = r.Name ?? DefaultName(r.Source.Name, r.DrillId);
         var method = CnpgBackups.MethodOf(r.Backup);
         var recovery = new JsonObject();

@@ -40,7 +40,7 @@ public sealed class DrillHistory
     public static DrillHistory Load(string directory)
     {
         if (!Directory.Exists(directory))
-            throw new ConfigurationException($"Evidence folder '{directory}' does not exist.", "Pass the folder given to --evidence when the drills ran.");
+            throw new ConfigurationException($"Evidence folder '{directory}' does not exist.", $"Pass the folder given as {InputKey.EvidencePath.Ref()} when the drills ran.");
         var records = new List<DrillRecord>();
         var problems = new List<HistoryProblem>();
         foreach (var file in Directory.EnumerateFiles(directory, "*.json").Order(StringComparer.Ordinal))

@@ -15,7 +15,10 @@ namespace RestoreOps.Evidence;
 public static class ObjectiveEvaluator
 {
     /// <summary>The verdict of each objective that is set, without touching the record.</summary>
-    public static IReadOnlyList<ObjectiveResult> Evaluate(DrillRecord record, DrillObjectives objectives)
+    /// <param name="record">The drill's record.</param>
+    /// <param name="objectives">The limits to judge it by.</param>
+    /// <param name="spelling">Whose spelling the results' messages name inputs in.</param>
+    public static IReadOnlyList<ObjectiveResult> Evaluate(DrillRecord record, DrillObjectives objectives, InputSpelling spelling = InputSpelling.Neutral)
     {
         var results = new List<ObjectiveResult>();
         if (objectives.MaxBackupAge is { } maxBackupAge)
@@ -23,7 +26,7 @@ public static class ObjectiveEvaluator
                 "the backup has no end time (it may still be running or its catalogue entry is incomplete)"));
         if (objectives.MaxDataAge is { } maxDataAge)
             results.Add(Judge(ObjectiveKind.DataAge, "data age", maxDataAge, record.DataAge,
-                "the restore reports no achieved recovery point (it failed, or the source, e.g. a dump, carries no commit timestamps); drop --max-data-age for such sources"));
+                $"the restore reports no achieved recovery point (it failed, or the source, e.g. a dump, carries no commit timestamps); drop {InputKeys.Name(InputKey.MaxDataAge, spelling)} for such sources"));
         if (objectives.MaxRestoreTime is { } maxRestoreTime)
             results.Add(Judge(ObjectiveKind.RestoreTime, "restore time", maxRestoreTime, record.RestoreDuration,
                 "the restore did not reach ready"));
@@ -35,12 +38,15 @@ public static class ObjectiveEvaluator
     /// becomes Failed (category <see cref="DrillFailureCategory.Objectives"/>) when an objective is breached or not measured;
     /// a drill that already failed keeps its own reason.
     /// </summary>
-    public static void Apply(DrillRecord record, DrillObjectives? objectives)
+    /// <param name="record">The drill's record, changed in place.</param>
+    /// <param name="objectives">The limits to judge it by; null or empty: none.</param>
+    /// <param name="spelling">Whose spelling the messages name inputs in.</param>
+    public static void Apply(DrillRecord record, DrillObjectives? objectives, InputSpelling spelling = InputSpelling.Neutral)
     {
         if (record.AchievedRecoveryTime is { } achieved) record.DataAge = record.StartedAt - achieved;
         record.Objectives.Clear();
         if (objectives is null || objectives.IsEmpty) return;
-        record.Objectives.AddRange(Evaluate(record, objectives));
+        record.Objectives.AddRange(Evaluate(record, objectives, spelling));
         var missed = record.Objectives.Where(o => o.Verdict != ObjectiveVerdict.Met).ToList();
         if (missed.Count == 0 || record.Verdict != DrillVerdict.Passed) return;
         record.Verdict = DrillVerdict.Failed;

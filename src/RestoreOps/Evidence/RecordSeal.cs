@@ -22,7 +22,7 @@ public enum SealStatus
     Malformed,
 }
 
-/// <summary>What <see cref="RecordSeal.Verify(string, byte[])"/> found.</summary>
+/// <summary>What <see cref="RecordSeal.Verify(string, byte[], InputSpelling)"/> found.</summary>
 /// <param name="Status">The verdict.</param>
 /// <param name="SignatureChecked">True when a signature was present and checked against the given key.</param>
 /// <param name="Message">In words, naming what to do.</param>
@@ -71,7 +71,10 @@ public static class RecordSeal
     }
 
     /// <summary>Checks a record document's digest, and its signature when <paramref name="key"/> is given.</summary>
-    public static SealVerification Verify(string json, byte[]? key)
+    /// <param name="json">The record as written.</param>
+    /// <param name="key">The HMAC key; null checks the digest only.</param>
+    /// <param name="spelling">Whose spelling the message names inputs in.</param>
+    public static SealVerification Verify(string json, byte[]? key, InputSpelling spelling = InputSpelling.Neutral)
     {
         byte[] canonical;
         string? digest, signature;
@@ -94,9 +97,9 @@ public static class RecordSeal
         if (key is null)
             return new(SealStatus.Valid, false, signature is null
                 ? "Digest matches. The record is not signed."
-                : $"Digest matches. The signature was NOT checked: set {DefaultKeyVariable} (or name the variable with --key-env) to check it.");
+                : $"Digest matches. The signature was NOT checked: set {DefaultKeyVariable} (or name the variable with {InputKeys.Name(InputKey.VerifyKeyVariable, spelling)}) to check it.");
         if (signature is null)
-            return new(SealStatus.SignatureMissing, false, "Digest matches, but a key was given and the record carries no signature: it was written without --sign-key-env, or the signature was removed.");
+            return new(SealStatus.SignatureMissing, false, $"Digest matches, but a key was given and the record carries no signature: it was written without {InputKeys.Name(InputKey.SigningKeyVariable, spelling)}, or the signature was removed.");
         var expectedSignature = SignaturePrefix + Hex(HMACSHA256.HashData(key, canonical));
         return FixedTimeEquals(signature, expectedSignature)
             ? new(SealStatus.Valid, true, "Digest and signature match.")

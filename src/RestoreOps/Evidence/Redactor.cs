@@ -24,7 +24,24 @@ public static class Redactor
     /// <summary>Shorter values are not registered: replacing every "ab" would destroy the record and protect nothing.</summary>
     public const int MinimumSecretLength = 4;
 
-    private static readonly ConcurrentDictionary<string, byte> Secrets = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, byte> ProcessSecrets = new(StringComparer.Ordinal);
+
+    // The secrets of the engine whose work is running: each RestoreEngine has its own set, so two engines in one process
+    // (two PowerShell runspaces, two tests) neither see nor accumulate each other's secrets. Work outside any engine
+    // registers process-wide.
+    private static readonly AsyncLocal<ConcurrentDictionary<string, byte>?> EngineSecrets = new();
+
+    /// <summary>
+    /// Makes <paramref name="set"/> the set that registrations and redactions of the current asynchronous flow use. Called
+    /// at the top of each async engine entry point, so the setting flows into everything it awaits and starts, and ends
+    /// with it.
+    /// </summary>
+    internal static void UseEngineSet(ConcurrentDictionary<string, byte> set) => EngineSecrets.Value = set;
+
+    /// <summary>A new, empty per-engine set.</summary>
+    internal static ConcurrentDictionary<string, byte> NewEngineSet() => new(StringComparer.Ordinal);
+
+    private static ConcurrentDictionary<string, byte> Secrets => EngineSecrets.Value ?? ProcessSecrets;
 
     // Key names whose value is a secret. The prefix allows PGPASSWORD, AWS_SECRET_ACCESS_KEY, db.password, x-api-key.
     private const string SecretKey = @"[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|secret[_\-]?access[_\-]?key|private[_\-]?key|credentials?)";
@@ -57,7 +74,8 @@ public static class Redactor
 
     /// <summary>
     /// Registers a value that must never appear in output (a generated instance password, an object-store secret).
-    /// Values shorter than <see cref="MinimumSecretLength"/> are ignored. Registration lasts for the process.
+    /// Values shorter than <see cref="MinimumSecretLength"/> are ignored. Registration lasts as long as the engine whose work
+    /// registered it (outside an engine: the process).
     /// </summary>
     public static void RegisterSecret(string? secret)
     {
@@ -69,12 +87,16 @@ public static class Redactor
     }
 
     /// <summary>The text with every known secret replaced by <see cref="Mask"/>; null stays null.</summary>
-    public static string? Redact(string? text)
+    public static string? Redact(string? text) => Redact(text, EngineSecrets.Value);
+
+    /// <summary>The text with the secrets of <paramref name="engineSet"/> (and the process-wide ones) masked.</summary>
+    internal static string? Redact(string? text, ConcurrentDictionary<string, byte>? engineSet)
     {
         if (string.IsNullOrEmpty(text)) return text;
         var result = text;
         // Longest first, so a secret that contains another is removed whole.
-        foreach (var secret in Secrets.Keys.OrderByDescending(s => s.Length))
+        var known = engineSet is { } engine ? engine.Keys.Concat(ProcessSecrets.Keys) : ProcessSecrets.Keys;
+        foreach (var secret in known.OrderByDescending(s => s.Length))
             if (result.Contains(secret, StringComparison.Ordinal)) result = result.Replace(secret, Mask, StringComparison.Ordinal);
         result = PemPrivateKey.Replace(result, Mask);
         result = UrlCredentials.Replace(result, m => $"{m.Groups["scheme"].Value}{m.Groups["user"].Value}:{Mask}@");

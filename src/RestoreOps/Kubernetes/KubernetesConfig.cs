@@ -79,7 +79,7 @@ public sealed class KubernetesConfig
         var source = kubeconfigPath ?? env("KUBECONFIG");
         var paths = (source is { Length: > 0 } ? source.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries) : [DefaultKubeconfig(env)])
             .Select(ExpandHome(env)).ToList();
-        var origin = kubeconfigPath is not null ? "the -Kubeconfig argument" : source is { Length: > 0 } ? "KUBECONFIG" : "the default location";
+        var origin = kubeconfigPath is not null ? InputKey.Kubeconfig.Ref() : source is { Length: > 0 } ? "KUBECONFIG" : "the default location";
 
         var clusters = new Dictionary<string, (JsonObject Body, string Dir)>(StringComparer.Ordinal);
         var users = new Dictionary<string, (JsonObject Body, string Dir)>(StringComparer.Ordinal);
@@ -92,7 +92,7 @@ public sealed class KubernetesConfig
             if (!File.Exists(path))
             {
                 if (kubeconfigPath is not null && paths.Count == 1)
-                    throw new ConfigurationException($"The kubeconfig file \"{path}\" does not exist.", "pass the path of an existing kubeconfig (-Kubeconfig).");
+                    throw new ConfigurationException($"The kubeconfig file \"{path}\" does not exist.", $"pass the path of an existing kubeconfig ({InputKey.Kubeconfig.Ref()}).");
                 continue;
             }
             found++;
@@ -110,12 +110,12 @@ public sealed class KubernetesConfig
         if (found == 0)
             throw new ConfigurationException(
                 $"No kubeconfig found ({origin}: {string.Join(", ", paths)}).",
-                "pass -Kubeconfig, set KUBECONFIG, or run inside a pod with a service account.");
+                $"pass {InputKey.Kubeconfig.Ref()}, set KUBECONFIG, or run inside a pod with a service account.");
 
         var contextKey = contextName ?? currentContext
             ?? throw new ConfigurationException(
                 $"The kubeconfig ({string.Join(", ", paths)}) has no current-context and no context was given.",
-                $"pass -Context (one of: {List(contexts.Keys)}) or run `kubectl config use-context <name>`.");
+                $"pass {InputKey.Context.Ref()} (one of: {List(contexts.Keys)}) or run `kubectl config use-context <name>`.");
         if (!contexts.TryGetValue(contextKey, out var context))
             throw new ConfigurationException(
                 $"The context \"{contextKey}\" is not in the kubeconfig ({string.Join(", ", paths)}).",
@@ -188,7 +188,7 @@ public sealed class KubernetesConfig
         if (host is not { Length: > 0 } || port is not { Length: > 0 })
             throw new ConfigurationException(
                 "Not running inside a Kubernetes pod: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT are not set.",
-                "pass -Kubeconfig / set KUBECONFIG when running outside the cluster.");
+                $"pass {InputKey.Kubeconfig.Ref()} or set KUBECONFIG when running outside the cluster.");
         var tokenPath = Path.Combine(dir, "token");
         if (!File.Exists(tokenPath))
             throw new ConfigurationException(

@@ -173,7 +173,7 @@ internal static partial class KubernetesErrorMapper
                             request, true);
                     return new KubernetesNotFoundException(
                         $"{request.Kind.QualifiedName} \"{request.Name}\" was not found{(request.Namespace is null ? "" : $" in namespace \"{request.Namespace}\"")} (context \"{context.ContextName}\").",
-                        "check the name and the namespace (-Namespace), and that the context points at the right cluster.",
+                        $"check the name and the namespace ({InputKey.Namespace.Ref()}), and that the context points at the right cluster.",
                         request, false);
                 }
             case 409:

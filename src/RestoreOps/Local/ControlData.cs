@@ -1,4 +1,5 @@
 using System.Globalization;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Local;
 

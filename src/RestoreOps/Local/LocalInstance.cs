@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Local;
 
@@ -102,8 +103,54 @@ public sealed class LocalInstance : IAsyncDisposable
         return $"directory {SocketDirectory}";
     }
 
-    /// <summary>A port on 127.0.0.1 nobody listens on right now.</summary>
-    public static int FreeLoopbackPort()
+    /// <summary>
+    /// A port on 127.0.0.1 nobody listens on right now and no other instance of this process was given: reserved until
+    /// the instance that uses it stops (<see cref="StopAsync"/>, <see cref="DisposeAsync"/>).
+    /// </summary>
+    /// <exception cref="InfrastructureException">No port could be reserved.</exception>
+    public static int FreeLoopbackPort() => ReservePort(OsFreeLoopbackPort);
+
+    // Ports handed out and not yet released. The OS knows a port is taken only once PostgreSQL binds it, seconds after
+    // it was picked: until then it hands the same port to the next asker, and of two drills started together the
+    // second server would fail to bind.
+    private static readonly HashSet<int> ReservedPorts = [];
+
+    /// <summary>The reservation behind <see cref="FreeLoopbackPort"/>, with the OS's pick replaceable for tests.</summary>
+    internal static int ReservePort(Func<int> pick)
+    {
+        const int attempts = 100;
+        for (var i = 0; i < attempts; i++)
+        {
+            var port = pick();
+            lock (ReservedPorts)
+                if (ReservedPorts.Add(port)) return port;
+        }
+        throw new InfrastructureException($"No free TCP port on 127.0.0.1 could be reserved in {attempts} attempts: every port the OS offered was already reserved for another restore of this process.",
+            "Remove restore targets this session no longer needs (Remove-RestoreCluster, restoreops targets remove), or run fewer drills at once.");
+    }
+
+    /// <summary>Ends the reservation of <paramref name="port"/>, so a later instance may be given it.</summary>
+    internal static void ReleasePort(int port)
+    {
+        lock (ReservedPorts) ReservedPorts.Remove(port);
+    }
+
+    /// <summary>True while <paramref name="port"/> is reserved for an instance of this process.</summary>
+    internal static bool IsPortReserved(int port)
+    {
+        lock (ReservedPorts) return ReservedPorts.Contains(port);
+    }
+
+    private int _portReleased;
+
+    // Once only: after the first release the port may already be another instance's, and a second stop or the
+    // disposal after a removal must not end that one's reservation.
+    private void ReleaseOwnPort()
+    {
+        if (Interlocked.Exchange(ref _portReleased, 1) == 0) ReleasePort(Port);
+    }
+
+    private static int OsFreeLoopbackPort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -301,16 +348,24 @@ public sealed class LocalInstance : IAsyncDisposable
     /// </summary>
     public async Task<string?> StopAsync(TimeSpan? grace = null)
     {
-        if (_process is null || _process.HasExited) return null;
+        if (_process is null || _process.HasExited)
+        {
+            ReleaseOwnPort();
+            return null;
+        }
         var pid = _process.Id;
         var wait = grace ?? TimeSpan.FromSeconds(30);
         foreach (var (signal, name) in new[] { (Native.SIGINT, "fast shutdown"), (Native.SIGQUIT, "immediate shutdown"), (Native.SIGKILL, "kill") })
         {
             Native.Signal(pid, signal);
             if (await Task.WhenAny(Exited, Task.Delay(wait)).ConfigureAwait(false) == Exited)
+            {
+                ReleaseOwnPort();
                 return $"postgres pid {pid} stopped ({name})";
+            }
             wait = TimeSpan.FromSeconds(10);
         }
+        // Still reserved: the server that would not die may still hold the port.
         return $"postgres pid {pid} did not exit after SIGKILL";
     }
 

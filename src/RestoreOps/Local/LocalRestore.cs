@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Npgsql;
 using RestoreOps.Backups;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Wal;
 
 namespace RestoreOps.Local;
@@ -247,7 +248,7 @@ public sealed partial class LocalRestore : IAsyncDisposable
             var version = (await File.ReadAllTextAsync(Path.Combine(data, "PG_VERSION"), ct).ConfigureAwait(false)).Trim();
             if (version != binaries.MajorVersion.ToString(CultureInfo.InvariantCulture))
                 throw new InfrastructureException($"The backup is from PostgreSQL {version}, but the binaries found are {binaries.Version}.",
-                    $"Install PostgreSQL {version} or pass --pg-bin with its bin directory.");
+                    $"Install PostgreSQL {version} or pass {InputKey.PostgresBinDirectory.Ref()} with its bin directory.");
             PrepareDataDirectory(data, tablespaces, symlinks, tablespaceOids);
             SetSourceConfigurationAside(data, Path.Combine(work, "source-config"));
             account.Own(data, recursive: true);
@@ -681,22 +682,19 @@ public sealed partial class LocalRestore : IAsyncDisposable
     {
         var timing = new PhaseTiming { Phase = phase, StartedAt = DateTimeOffset.UtcNow };
         Cluster.Phases.Add(timing);
+        // The cluster is in the user's hands meanwhile: the ended phase replaces the open one whole, never field by field.
+        T result;
         try
         {
-            var result = await work().ConfigureAwait(false);
-            timing.Succeeded = true;
-            timing.Detail = result?.ToString();
-            return result;
+            result = await work().ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            timing.Detail = e is OperationCanceledException ? "cancelled" : e.Message.Split('\n')[0];
+            Cluster.Phases.Replace(timing, timing.End(false, e is OperationCanceledException ? "cancelled" : e.Message.Split('\n')[0]));
             throw;
         }
-        finally
-        {
-            timing.EndedAt = DateTimeOffset.UtcNow;
-        }
+        Cluster.Phases.Replace(timing, timing.End(true, result?.ToString()));
+        return result;
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
 namespace RestoreOps.Local;
 
@@ -8,11 +7,11 @@ public sealed class LocalRestoreOptions
 {
     /// <summary>Parent of the restore's working directory (default: the system temp directory). Made absolute when set:
     /// PostgreSQL and its restore_command run in other directories, where a relative path means something else.</summary>
-    public string? WorkRoot { get; init => field = InputPaths.Absolute(value, "work directory root"); }
+    public string? WorkRoot { get; init => field = InputPaths.Absolute(value, InputKey.WorkRoot); }
     /// <summary>OS account that runs PostgreSQL when RestoreOps is root (default <c>postgres</c>).</summary>
     public string? OsUser { get; init; }
     /// <summary>Directory of the PostgreSQL binaries to use (default: PG_BIN, PATH, /usr/lib/postgresql/&lt;major&gt;/bin).</summary>
-    public string? PostgresBinDirectory { get; init => field = InputPaths.Absolute(value, "PostgreSQL binaries directory"); }
+    public string? PostgresBinDirectory { get; init => field = InputPaths.Absolute(value, InputKey.PostgresBinDirectory); }
     /// <summary>WAL files fetched at once ahead of replay.</summary>
     public int WalParallelism { get; init; } = 8;
     /// <summary>How long replay may take before the restore is declared failed.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 
 namespace RestoreOps.Local;
 

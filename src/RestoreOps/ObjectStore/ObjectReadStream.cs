@@ -8,6 +8,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using RestoreOps.Compression;
 
+
 namespace RestoreOps.ObjectStore;
 
 /// <summary>
@@ -345,7 +346,7 @@ internal sealed class ObjectReadStream : ReadOnlyStream
 
     private InfrastructureException GiveUp(string fault) => new(
         $"Gave up reading {What} from the object store at {_store.EndpointDescription}: {_failures} request(s) in a row failed without progress, at byte {_position:N0}{(_length is { } l ? $" of {l:N0}" : "")}; the last: {fault}.",
-        $"Check that the store is healthy and reachable from here (proxies, load balancers, network policies). If it is only slow, raise --read-timeout (now {FormatDuration(_store.ReadTimeout)}). Then run the drill again.");
+        $"Check that the store is healthy and reachable from here (proxies, load balancers, network policies). If it is only slow, raise {InputKey.ReadTimeout.Ref()} (now {FormatDuration(_store.ReadTimeout)}). Then run the drill again.");
 
     private InfrastructureException Changed(string how) => new(
         $"{What} changed while it was being read from the object store at {_store.EndpointDescription} ({how}; it was {_etag}, {_length?.ToString("N0", CultureInfo.InvariantCulture) ?? "?"} bytes).",

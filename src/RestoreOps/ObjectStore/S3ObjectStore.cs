@@ -192,7 +192,7 @@ public sealed class S3ObjectStore : IObjectStore
                                            || s3.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized:
                 return new InfrastructureException(
                     $"The object store at {_endpointDescription} rejected the credentials for {what} ({s3.ErrorCode ?? s3.StatusCode.ToString()}: {s3.Message}).",
-                    "Check AWS_ACCESS_KEY_ID/--access-key and AWS_SECRET_ACCESS_KEY/--secret-key (and AWS_SESSION_TOKEN for temporary credentials), and that they may read this bucket and prefix.",
+                    $"Check AWS_ACCESS_KEY_ID/{InputKey.AccessKeyId.Ref()} and AWS_SECRET_ACCESS_KEY/{InputKey.SecretAccessKey.Ref()} (and AWS_SESSION_TOKEN for temporary credentials), and that they may read this bucket and prefix.",
                     ex);
             case AmazonS3Exception s3 when s3.ErrorCode == "NoSuchBucket":
                 return new ConfigurationException(
@@ -207,7 +207,7 @@ public sealed class S3ObjectStore : IObjectStore
             case AmazonS3Exception s3 when s3.ErrorCode is "PermanentRedirect" or "AuthorizationHeaderMalformed" or "IllegalLocationConstraintException":
                 return new ConfigurationException(
                     $"The bucket '{Bucket}' is in another region than the one used ({s3.ErrorCode}: {s3.Message}).",
-                    "Pass --region (or set AWS_REGION) to the bucket's region.",
+                    $"Pass {InputKey.Region.Ref()} (or set AWS_REGION) to the bucket's region.",
                     ex);
             case AmazonS3Exception s3:
                 return new InfrastructureException(
@@ -219,13 +219,13 @@ public sealed class S3ObjectStore : IObjectStore
         if (IsNetworkFailure(ex, out var detail))
             return new InfrastructureException(
                 $"Could not reach the object store at {_endpointDescription} to {operation} {what}: {detail}.",
-                "Check the endpoint URL (--endpoint-url / AWS_ENDPOINT_URL_S3), DNS, network policies and that the store is running.",
+                $"Check the endpoint URL ({InputKey.EndpointUrl.Ref()} / AWS_ENDPOINT_URL_S3), DNS, network policies and that the store is running.",
                 ex);
 
         if (ex is AmazonClientException client)
             return new InfrastructureException(
                 $"The S3 client could not {operation} {what} at {_endpointDescription}: {client.Message}",
-                "If no credentials were found, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or --access-key/--secret-key) or configure an AWS profile or role; if no region was found, pass --region or set AWS_REGION.",
+                $"If no credentials were found, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or {InputKey.AccessKeyId.Ref()} and {InputKey.SecretAccessKey.Ref()}) or configure an AWS profile or role; if no region was found, pass {InputKey.Region.Ref()} or set AWS_REGION.",
                 ex);
 
         return null;

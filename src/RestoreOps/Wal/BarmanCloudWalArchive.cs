@@ -23,10 +23,10 @@ public sealed class BarmanCloudWalArchive : IWalArchive, IDisposable
     public BarmanCloudWalArchive(IObjectStore store, string keyPrefix, string serverName, bool ownsStore = false)
     {
         ArgumentNullException.ThrowIfNull(store);
-        Backups.BarmanCloudCatalog.ValidateServerName(serverName);
+        BarmanCloudLayout.ValidateServerName(serverName);
         _store = store;
         _ownsStore = ownsStore;
-        _walsPrefix = Backups.BarmanCloudCatalog.JoinKey(keyPrefix.Trim('/'), serverName, "wals") + "/";
+        _walsPrefix = BarmanCloudLayout.JoinKey(keyPrefix.Trim('/'), serverName, "wals") + "/";
         Description = store.Describe(_walsPrefix);
     }
 
@@ -35,7 +35,7 @@ public sealed class BarmanCloudWalArchive : IWalArchive, IDisposable
     public static BarmanCloudWalArchive Create(string destinationPath, string serverName, ObjectStoreOptions options)
     {
         var location = S3Location.Parse(destinationPath);
-        Backups.BarmanCloudCatalog.ValidateServerName(serverName);
+        BarmanCloudLayout.ValidateServerName(serverName);
         return new BarmanCloudWalArchive(new S3ObjectStore(location.Bucket, options), location.Prefix, serverName, ownsStore: true);
     }
 

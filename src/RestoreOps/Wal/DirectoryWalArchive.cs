@@ -12,7 +12,7 @@ public sealed class DirectoryWalArchive : IWalArchive
     {
         if (!Directory.Exists(directory))
             throw new ConfigurationException($"The WAL archive directory '{directory}' does not exist.",
-                "Pass the directory your archive_command copies WAL into (--wal-archive).");
+                $"Pass the directory your archive_command copies WAL into ({InputKey.WalArchive.Ref()}).");
         _directory = Path.GetFullPath(directory);
     }
 

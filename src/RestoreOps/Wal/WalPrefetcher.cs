@@ -23,7 +23,7 @@ public sealed class WalPrefetcher
     /// <summary>Prepares a prefetch of <paramref name="plan"/> into <paramref name="spoolDirectory"/>.</summary>
     public WalPrefetcher(IWalArchive archive, WalRestorePlan plan, string spoolDirectory, int parallelism)
     {
-        if (parallelism < 1) throw new ConfigurationException($"WAL prefetch parallelism must be at least 1 (was {parallelism}).", "Pass --wal-parallelism 1 or more.");
+        if (parallelism < 1) throw new ConfigurationException($"WAL prefetch parallelism must be at least 1 (was {parallelism}).", $"Pass {InputKey.WalParallelism.Ref()} 1 or more.");
         _archive = archive;
         _plan = plan;
         _spool = spoolDirectory;
@@ -156,8 +156,8 @@ public sealed class WalPrefetcher
     public static string RestoreScript(string spoolDirectory, string leaseFile) => $$"""
         #!/bin/sh
         # restore_command written by RestoreOps: serves WAL it fetches ahead into the spool.
-        spool={{Local.CommandRunner.ShellQuote(spoolDirectory)}}
-        lease={{Local.CommandRunner.ShellQuote(leaseFile)}}
+        spool={{Processes.CommandRunner.ShellQuote(spoolDirectory)}}
+        lease={{Processes.CommandRunner.ShellQuote(leaseFile)}}
         owner_gone() { flock -n -s "$lease" true 2>/dev/null; }
         stop() { echo "RestoreOps could not fetch $1: the RestoreOps process that started this restore has exited" >&2; exit 126; }
         if owner_gone; then stop "$1"; fi

@@ -83,27 +83,27 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
     [Fact]
     public async Task New_wait_check_list_and_sweep_a_recovery_cluster()
     {
-        var backups = await RestoreSession.GetCnpgBackupsAsync(_access, SourceNamespace, null, Ct);
+        var backups = await TestEngine.Shared.GetCnpgBackupsAsync(_access, SourceNamespace, null, Ct);
         var backup = Assert.Single(backups);
         Assert.Equal((fx.BackupIds["gzip"], "shop-db-base", "prod/shop-db", BackupSourceKind.CnpgBackup), (backup.Id, backup.Name, backup.Source, backup.SourceKind));
-        Assert.Equal(backup.Id, Assert.Single(await RestoreSession.GetCnpgBackupsAsync(_access, SourceNamespace, "shop-db", Ct)).Id);
+        Assert.Equal(backup.Id, Assert.Single(await TestEngine.Shared.GetCnpgBackupsAsync(_access, SourceNamespace, "shop-db", Ct)).Id);
 
-        var created = await RestoreSession.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = DrillNamespace, Kubernetes = _access }, Ct);
+        var created = await TestEngine.Shared.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = DrillNamespace, Kubernetes = _access }, Ct);
 
         Assert.Equal((RestoreTargetKind.Cnpg, DrillNamespace), (created.Kind, created.Namespace));
         Assert.NotEqual(RestoreClusterPhase.Ready, created.Phase);
-        Assert.Contains(RestoreSession.Tracked, c => ReferenceEquals(c, created));
+        Assert.Contains(TestEngine.Shared.Tracked, c => ReferenceEquals(c, created));
         // The server validated it against the CRD on create (422 otherwise); it also says whose it is.
         var resource = _server.Find(ResourceKind.Cluster, DrillNamespace, created.Name)!;
         Assert.Empty(CrdSchema.For(CnpgNames.Group, "clusters").Validate(resource));
         Assert.Equal(created.DrillId, resource["metadata"]!["labels"]![CnpgNames.DrillIdLabel]!.GetValue<string>());
         Assert.Equal(CnpgNames.ManagedByValue, resource["metadata"]!["labels"]![CnpgNames.ManagedByLabel]!.GetValue<string>());
 
-        var ready = await RestoreSession.WaitReadyAsync(created, TimeSpan.FromMinutes(4), _access, null, Ct);
+        var ready = await TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromMinutes(4), _access, null, Ct);
         Assert.Same(created, ready);
         Assert.Equal(RestoreClusterPhase.Ready, ready.Phase);
 
-        var record = await RestoreSession.CheckAsync(ready, Rows("public.orders", AllRows), _access, null, Ct);
+        var record = await TestEngine.Shared.CheckAsync(ready, Rows("public.orders", AllRows), _access, null, Ct);
 
         Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
         Assert.Equal(RestoreTargetKind.Cnpg, record.TargetKind);
@@ -126,7 +126,7 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
             ["spec"] = new JsonObject { ["instances"] = 1, ["storage"] = new JsonObject { ["size"] = "1Gi" } },
         });
 
-        var listed = await RestoreSession.GetAsync(Query(), Ct);
+        var listed = await TestEngine.Shared.GetAsync(Query(), Ct);
 
         Assert.Equal(new[] { created.Name, other.Name, recovery.Name }.Order(StringComparer.Ordinal), listed.Select(c => c.Name).Order(StringComparer.Ordinal));
         var mine = Assert.Single(listed, c => c.Name == created.Name);
@@ -134,7 +134,7 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
         Assert.Equal(ExpiresAnnotation(resource), mine.ExpiresAt!.Value, TimeSpan.FromSeconds(1));
         // Not this session's: everything comes from the resource's labels and annotations.
         var theirs = Assert.Single(listed, c => c.Name == other.Name);
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.Name == other.Name);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Name == other.Name);
         Assert.Equal((otherId, DrillNamespace, RestorePurpose.Drill, "prod/offline-db"), (theirs.DrillId, theirs.Namespace, theirs.Purpose, theirs.Backup.Source));
         Assert.Equal(ExpiresAnnotation(_server.Find(ResourceKind.Cluster, DrillNamespace, other.Name)!), theirs.ExpiresAt);
         Assert.Equal(other.Cluster.ExpiresAt!.Value, theirs.ExpiresAt!.Value, TimeSpan.FromSeconds(1));
@@ -142,12 +142,12 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
         var kept = Assert.Single(listed, c => c.Name == recovery.Name);
         Assert.Equal((RestorePurpose.Recovery, (DateTimeOffset?)null), (kept.Purpose, kept.ExpiresAt));
 
-        Assert.Empty(await RestoreSession.GetAsync(Query(DateTimeOffset.UtcNow, orphanedOnly: true), Ct));
+        Assert.Empty(await TestEngine.Shared.GetAsync(Query(DateTimeOffset.UtcNow, orphanedOnly: true), Ct));
         var far = DateTimeOffset.UtcNow.AddDays(30);
         Assert.Equal(new[] { created.Name, other.Name }.Order(StringComparer.Ordinal),
-            (await RestoreSession.GetAsync(Query(far, orphanedOnly: true), Ct)).Select(c => c.Name).Order(StringComparer.Ordinal));
+            (await TestEngine.Shared.GetAsync(Query(far, orphanedOnly: true), Ct)).Select(c => c.Name).Order(StringComparer.Ordinal));
 
-        var results = await RestoreSession.RemoveOrphanedAsync(Query(far), Ct);
+        var results = await TestEngine.Shared.RemoveOrphanedAsync(Query(far), Ct);
 
         Assert.Equal(new[] { created.Name, other.Name }.Order(StringComparer.Ordinal), results.Select(r => r.Cluster.Name).Order(StringComparer.Ordinal));
         Assert.All(results, r => Assert.True(r.Outcome.Succeeded, $"{r.Cluster}: {string.Join("; ", r.Outcome.Problems)}"));
@@ -155,27 +155,27 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
         await AssertNothingLeftAsync(DrillNamespace, created.Name, created.DrillId);
         await AssertNothingLeftAsync(DrillNamespace, other.Name, otherId);
         Assert.Equal(RestoreClusterPhase.Removed, created.Phase);
-        Assert.DoesNotContain(RestoreSession.Tracked, c => ReferenceEquals(c, created) || c.Name == created.Name);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => ReferenceEquals(c, created) || c.Name == created.Name);
         Assert.NotNull(_server.Find(ResourceKind.Cluster, DrillNamespace, recovery.Name));
         Assert.NotNull(_server.Find(ResourceKind.Cluster, DrillNamespace, "hand-made"));
         Assert.NotNull(_server.Find(ResourceKind.Cluster, SourceNamespace, "shop-db"));
         Assert.NotNull(_server.Find(ResourceKind.Backup, SourceNamespace, "shop-db-base"));
 
         // The recovery target goes only when asked for by name, as Remove-RestoreCluster does.
-        var removed = await RestoreSession.RemoveAsync(kept, _access, Ct);
+        var removed = await TestEngine.Shared.RemoveAsync(kept, _access, Ct);
         Assert.True(removed.Succeeded, string.Join("; ", removed.Problems));
         await AssertNothingLeftAsync(DrillNamespace, recovery.Name, kept.DrillId);
         Assert.NotNull(_server.Find(ResourceKind.Cluster, DrillNamespace, "hand-made"));
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.Name == recovery.Name);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Name == recovery.Name);
     }
 
     [Fact]
     public async Task A_whole_cnpg_drill_passes_and_removes_everything()
     {
-        var backup = Assert.Single(await RestoreSession.GetCnpgBackupsAsync(_access, SourceNamespace, "shop-db", Ct));
+        var backup = Assert.Single(await TestEngine.Shared.GetCnpgBackupsAsync(_access, SourceNamespace, "shop-db", Ct));
         var id = NewId("cnpgrun");
 
-        var run = await RestoreSession.RunDrillAsync(new DrillRequest
+        var run = await TestEngine.Shared.RunDrillAsync(new DrillRequest
         {
             Restore = new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = DrillNamespace, Kubernetes = _access, DrillId = id },
             Checks = Rows("public.orders", AllRows),
@@ -195,7 +195,7 @@ public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime
         Assert.False(record.Cleanup.Kept);
         var cluster = Assert.Single(record.Cleanup.Removed, r => r.StartsWith($"Cluster {DrillNamespace}/", StringComparison.Ordinal))[$"Cluster {DrillNamespace}/".Length..];
         await AssertNothingLeftAsync(DrillNamespace, cluster, id);
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.DrillId == id);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.DrillId == id);
     }
 
     private static DateTimeOffset ExpiresAnnotation(JsonObject cluster) =>

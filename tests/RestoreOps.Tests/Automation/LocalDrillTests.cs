@@ -31,13 +31,13 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
     [Fact]
     public async Task A_passing_drill_writes_every_evidence_file_and_leaves_nothing()
     {
-        var backup = await RestoreSession.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
+        var backup = await TestEngine.Shared.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
         var root = NewRoot(fx, "rundrill");
         var work = Path.Combine(root, "work");
         var evidence = Path.Combine(root, "evidence");
         var id = NewId("pass");
 
-        var run = await RestoreSession.RunDrillAsync(new DrillRequest
+        var run = await TestEngine.Shared.RunDrillAsync(new DrillRequest
         {
             Restore = Request(backup, work, id),
             Checks = Rows("public.orders", AllRows),
@@ -72,17 +72,17 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
         Assert.False(Alive(pid), $"postmaster {pid} is still running");
         Assert.Empty(Directory.GetFileSystemEntries(work));
         Assert.Empty(Leftovers.ProcessesMentioning(work));
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.DrillId == id);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.DrillId == id);
     }
 
     [Fact]
     public async Task Keep_on_failure_keeps_the_target_and_the_session_can_remove_it()
     {
-        var dump = await RestoreSession.GetLocalBackupAsync(fx.DumpFile, null, Ct);
+        var dump = await TestEngine.Shared.GetLocalBackupAsync(fx.DumpFile, null, Ct);
         var work = NewRoot(fx, "keep");
         var id = NewId("kept");
 
-        var run = await RestoreSession.RunDrillAsync(new DrillRequest
+        var run = await TestEngine.Shared.RunDrillAsync(new DrillRequest
         {
             Restore = Request(dump, work, id),
             Checks = Rows("public.orders", 10),
@@ -95,8 +95,8 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
         Assert.Empty(run.Record.Cleanup.Removed);
 
         // Not a session target, but found on disk: running, ready, and removable by the next stage.
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.DrillId == id);
-        var kept = Assert.Single(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = work, DrillId = id }, Ct));
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.DrillId == id);
+        var kept = Assert.Single(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = work, DrillId = id }, Ct));
         Assert.Equal(Path.Combine(work, $"restoreops-{id}"), kept.WorkDirectory);
         Assert.Equal(RestoreClusterPhase.Ready, kept.Phase);
         var pid = Assert.IsType<int>(kept.ProcessId);
@@ -104,7 +104,7 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
         var port = kept.Connection!.Port;
         Assert.True(RestoreOps.Local.LocalRestore.IsListening(port));
 
-        var outcome = await RestoreSession.RemoveAsync(kept, null, Ct);
+        var outcome = await TestEngine.Shared.RemoveAsync(kept, null, Ct);
 
         Assert.True(outcome.Succeeded, string.Join("; ", outcome.Problems));
         Assert.Contains($"postgres pid {pid} stopped (fast shutdown)", outcome.Removed);
@@ -116,7 +116,7 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
     [Fact]
     public async Task Cancelling_mid_restore_records_the_cancellation_and_leaves_nothing()
     {
-        var backup = await RestoreSession.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
+        var backup = await TestEngine.Shared.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
         var work = NewRoot(fx, "cancel");
         var gate = new WalGate(backup);
         using var cts = new CancellationTokenSource();
@@ -131,7 +131,7 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
             }
         });
 
-        var drill = RestoreSession.RunDrillAsync(new DrillRequest { Restore = Request(backup, work, NewId("cancel"), gate), Checks = Rows("public.orders", AllRows) }, progress, cts.Token);
+        var drill = TestEngine.Shared.RunDrillAsync(new DrillRequest { Restore = Request(backup, work, NewId("cancel"), gate), Checks = Rows("public.orders", AllRows) }, progress, cts.Token);
         // Mid-restore: the server runs and waits for WAL the gate holds.
         await replaying.Task.WaitAsync(Ct);
         Assert.False(drill.IsCompleted);

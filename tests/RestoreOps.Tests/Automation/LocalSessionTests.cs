@@ -25,9 +25,9 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
 
     private async Task<Backup> BackupAsync(string flavour) => flavour switch
     {
-        "pg_basebackup" => await RestoreSession.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct),
-        "pg_dump" => await RestoreSession.GetLocalBackupAsync(fx.DumpFile, null, Ct),
-        _ => (await RestoreSession.GetBarmanBackupsAsync(F.DestinationPath, flavour, fx.S3.Options, includeUnusable: false, Ct))[0],
+        "pg_basebackup" => await TestEngine.Shared.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct),
+        "pg_dump" => await TestEngine.Shared.GetLocalBackupAsync(fx.DumpFile, null, Ct),
+        _ => (await TestEngine.Shared.GetBarmanBackupsAsync(F.DestinationPath, flavour, fx.S3.Options, includeUnusable: false, Ct))[0],
     };
 
     private RestoreRequest Request(Backup backup, string root, WalGate? gate = null, string? drillId = null, RestorePurpose purpose = RestorePurpose.Drill) => new()
@@ -51,7 +51,7 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var root = NewRoot(fx, "stages");
         var gate = new WalGate(backup);
 
-        var created = await RestoreSession.NewAsync(Request(backup, root, gate), Ct);
+        var created = await TestEngine.Shared.NewAsync(Request(backup, root, gate), Ct);
 
         // Returned at once: its WAL is held, so the restore cannot be ready, whatever the machine's speed.
         Assert.NotEqual(RestoreClusterPhase.Ready, created.Phase);
@@ -60,7 +60,7 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.Equal(RestorePurpose.Drill, created.Purpose);
         Assert.Equal(created.CreatedAt + TimeSpan.FromHours(6), created.ExpiresAt);
         Assert.Equal(Path.Combine(root, created.Name), created.WorkDirectory);
-        Assert.Contains(RestoreSession.Tracked, c => ReferenceEquals(c, created));
+        Assert.Contains(TestEngine.Shared.Tracked, c => ReferenceEquals(c, created));
         // The restore runs in the background: by the first held WAL fetch its directory carries the marker a later session sweeps by.
         await gate.Reached.WaitAsync(Ct);
         Assert.NotEqual(RestoreClusterPhase.Ready, created.Phase);
@@ -68,12 +68,12 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var marker = Assert.Single(LocalTargets.Scan(root)).Marker;
         Assert.Equal((created.Name, created.DrillId, RestorePurpose.Drill, Environment.ProcessId, created.ExpiresAt),
             (marker.Name, marker.DrillId, marker.Purpose, marker.OwnerProcessId, marker.ExpiresAt));
-        Assert.Same(created, Assert.Single(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct),
+        Assert.Same(created, Assert.Single(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct),
             c => c.WorkDirectory!.StartsWith(root, StringComparison.Ordinal)));
 
         gate.Open();
         var reports = new ConcurrentQueue<DrillProgress>();
-        var ready = await RestoreSession.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, new SyncProgress(reports.Enqueue), Ct);
+        var ready = await TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, new SyncProgress(reports.Enqueue), Ct);
 
         Assert.Same(created, ready);
         Assert.Equal(RestoreClusterPhase.Ready, ready.Phase);
@@ -84,7 +84,7 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.True(Alive(pid));
         Assert.Contains(reports, r => r.Phase == DrillPhase.WalReplay);
 
-        var passed = await RestoreSession.CheckAsync(ready, Rows("public.orders", AllRows), null, null, Ct);
+        var passed = await TestEngine.Shared.CheckAsync(ready, Rows("public.orders", AllRows), null, null, Ct);
 
         Assert.True(passed.Verdict == DrillVerdict.Passed, passed.FailureMessage);
         Assert.Equal(created.DrillId, passed.DrillId);
@@ -99,14 +99,14 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.Null(passed.FailureCategory);
 
         // An inline check that names no database (a PowerShell hashtable without 'database') runs in the restored one.
-        var unnamed = await RestoreSession.CheckAsync(ready, new CheckSpec
+        var unnamed = await TestEngine.Shared.CheckAsync(ready, new CheckSpec
         {
             Checks = [new Hashtable { ["kind"] = "sql", ["name"] = "where", ["query"] = "select current_database()", ["equals"] = connection.Database, ["showValue"] = true }],
         }, null, null, Ct);
         Assert.True(unnamed.Verdict == DrillVerdict.Passed, unnamed.FailureMessage);
         Assert.Equal(connection.Database, Assert.Single(unnamed.Checks).Actual);
 
-        var failed = await RestoreSession.CheckAsync(ready, Rows("public.orders", AllRows + 1), null, null, Ct);
+        var failed = await TestEngine.Shared.CheckAsync(ready, Rows("public.orders", AllRows + 1), null, null, Ct);
 
         Assert.Equal(DrillVerdict.Failed, failed.Verdict);
         Assert.Equal(DrillFailureCategory.Checks, failed.FailureCategory);
@@ -117,17 +117,17 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.Equal(RestoreClusterPhase.Ready, ready.Phase);
         Assert.True(Alive(pid));
 
-        var outcome = await RestoreSession.RemoveAsync(ready, null, Ct);
+        var outcome = await TestEngine.Shared.RemoveAsync(ready, null, Ct);
 
         Assert.True(outcome.Succeeded, string.Join("; ", outcome.Problems));
         Assert.Equal(pid, StoppedPid(outcome.Removed));
         Assert.Contains($"directory {ready.WorkDirectory}", outcome.Removed);
         Assert.Equal(RestoreClusterPhase.Removed, ready.Phase);
         AssertGone(ready, pid, connection.Port, connection.SocketDirectory);
-        Assert.DoesNotContain(RestoreSession.Tracked, c => ReferenceEquals(c, ready) || c.Name == ready.Name);
-        Assert.DoesNotContain(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), c => c.Name == ready.Name);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => ReferenceEquals(c, ready) || c.Name == ready.Name);
+        Assert.DoesNotContain(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), c => c.Name == ready.Name);
 
-        var again = await RestoreSession.RemoveAsync(ready, null, Ct);
+        var again = await TestEngine.Shared.RemoveAsync(ready, null, Ct);
         Assert.True(again.Succeeded, string.Join("; ", again.Problems));
         Assert.Empty(again.Removed);
         Assert.Empty(Directory.GetFileSystemEntries(root));
@@ -139,10 +139,10 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var backup = await BackupAsync("pg_basebackup");
         var root = NewRoot(fx, "notready");
         var gate = new WalGate(backup);
-        var created = await RestoreSession.NewAsync(Request(backup, root, gate), Ct);
+        var created = await TestEngine.Shared.NewAsync(Request(backup, root, gate), Ct);
         await gate.Reached.WaitAsync(Ct);
 
-        var e = await Assert.ThrowsAsync<ConfigurationException>(() => RestoreSession.CheckAsync(created, Rows("public.orders", AllRows), null, null, Ct));
+        var e = await Assert.ThrowsAsync<ConfigurationException>(() => TestEngine.Shared.CheckAsync(created, Rows("public.orders", AllRows), null, null, Ct));
 
         Assert.Contains("Wait-ClusterReady", e.Message, StringComparison.Ordinal);
         Assert.Contains(created.Name, e.Message, StringComparison.Ordinal);
@@ -151,11 +151,11 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
 
         // Removing it mid-restore (its WAL still held) stops everything it started.
         var pid = created.ProcessId;
-        var outcome = await RestoreSession.RemoveAsync(created, null, Ct);
+        var outcome = await TestEngine.Shared.RemoveAsync(created, null, Ct);
         Assert.True(outcome.Succeeded, string.Join("; ", outcome.Problems));
         AssertGone(created, pid, null, null);
         Assert.Empty(Directory.GetFileSystemEntries(root));
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.Name == created.Name);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Name == created.Name);
     }
 
     [Fact]
@@ -164,13 +164,13 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var backup = await BackupAsync("pg_basebackup");
         var root = NewRoot(fx, "waitcancel");
         var gate = new WalGate(backup);
-        var created = await RestoreSession.NewAsync(Request(backup, root, gate), Ct);
+        var created = await TestEngine.Shared.NewAsync(Request(backup, root, gate), Ct);
         // The moment to cancel: the server runs and replays (reported to whoever waits, or replayed to a new waiter).
         var replaying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var progress = new SyncProgress(p => { if (p.Phase == DrillPhase.WalReplay && created.ProcessId is not null) replaying.TrySetResult(); });
         using var cts = new CancellationTokenSource();
 
-        var wait = RestoreSession.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, progress, cts.Token);
+        var wait = TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, progress, cts.Token);
         await replaying.Task.WaitAsync(Ct);
         Assert.False(wait.IsCompleted, "the wait ended although the WAL is held");
         await cts.CancelAsync();
@@ -180,19 +180,19 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var pid = Assert.IsType<int>(created.ProcessId);
         Assert.True(Alive(pid), "cancelling the wait stopped the server");
         Assert.True(Directory.Exists(created.WorkDirectory));
-        Assert.Contains(RestoreSession.Tracked, c => ReferenceEquals(c, created));
+        Assert.Contains(TestEngine.Shared.Tracked, c => ReferenceEquals(c, created));
 
         // The restore went on: with its WAL released it replays to the end of the archive.
         gate.Open();
-        var ready = await RestoreSession.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, null, Ct);
+        var ready = await TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, null, Ct);
         Assert.Equal(RestoreClusterPhase.Ready, ready.Phase);
         Assert.Equal(pid, ready.ProcessId);
-        var record = await RestoreSession.CheckAsync(ready, Rows("public.orders", AllRows), null, null, Ct);
+        var record = await TestEngine.Shared.CheckAsync(ready, Rows("public.orders", AllRows), null, null, Ct);
         Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
 
         var port = ready.Connection!.Port;
         var socket = ready.Connection.SocketDirectory;
-        Assert.True((await RestoreSession.RemoveAsync(ready, null, Ct)).Succeeded);
+        Assert.True((await TestEngine.Shared.RemoveAsync(ready, null, Ct)).Succeeded);
         AssertGone(ready, pid, port, socket);
     }
 
@@ -203,13 +203,13 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var root = NewRoot(fx, "dupid");
         var gate = new WalGate(backup);
         var id = NewId("dup");
-        var first = await RestoreSession.NewAsync(Request(backup, root, gate, id), Ct);
+        var first = await TestEngine.Shared.NewAsync(Request(backup, root, gate, id), Ct);
 
         // The same id again in this session, at once (its restore may not have created its directory yet): refused,
         // and the first stays the tracked one.
-        var twice = await Assert.ThrowsAsync<ConfigurationException>(() => RestoreSession.NewAsync(Request(backup, root, null, id), Ct));
+        var twice = await Assert.ThrowsAsync<ConfigurationException>(() => TestEngine.Shared.NewAsync(Request(backup, root, null, id), Ct));
         Assert.Contains(first.Name, twice.Message, StringComparison.Ordinal);
-        Assert.Same(first, Assert.Single(RestoreSession.Tracked, c => c.Name == first.Name));
+        Assert.Same(first, Assert.Single(TestEngine.Shared.Tracked, c => c.Name == first.Name));
         await gate.Reached.WaitAsync(Ct);
         Assert.Equal(first.Name, Assert.Single(LocalTargets.Scan(root)).Marker.Name);
 
@@ -221,59 +221,77 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         var precious = Path.Combine(taken, "precious.txt");
         await File.WriteAllTextAsync(precious, "not RestoreOps' to delete", Ct);
 
-        var run = await RestoreSession.RunDrillAsync(new DrillRequest { Restore = Request(backup, root, null, otherId), Checks = Rows("public.orders", AllRows) }, null, Ct);
+        var run = await TestEngine.Shared.RunDrillAsync(new DrillRequest { Restore = Request(backup, root, null, otherId), Checks = Rows("public.orders", AllRows) }, null, Ct);
         Assert.True(File.Exists(precious), $"the failed drill's cleanup deleted {taken}");
         Assert.Equal("not RestoreOps' to delete", await File.ReadAllTextAsync(precious, Ct));
         Assert.Equal(DrillVerdict.Error, run.Record.Verdict);
         Assert.Equal(DrillFailureCategory.Configuration, run.Record.FailureCategory);
         Assert.Contains(taken, run.Record.FailureMessage, StringComparison.Ordinal);
-        var refused = await Assert.ThrowsAsync<ConfigurationException>(() => RestoreSession.NewAsync(Request(backup, root, null, otherId), Ct));
+        var refused = await Assert.ThrowsAsync<ConfigurationException>(() => TestEngine.Shared.NewAsync(Request(backup, root, null, otherId), Ct));
         Assert.Contains(taken, refused.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(precious));
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.Name == $"restoreops-{otherId}");
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Name == $"restoreops-{otherId}");
 
         var pid = first.ProcessId;
-        Assert.True((await RestoreSession.RemoveAsync(first, null, Ct)).Succeeded);
+        Assert.True((await TestEngine.Shared.RemoveAsync(first, null, Ct)).Succeeded);
         AssertGone(first, pid, null, null);
         Assert.True(File.Exists(precious));
         Directory.Delete(taken, recursive: true);
     }
 
     [Fact]
-    public async Task The_process_exit_safety_net_removes_drill_targets_but_keeps_recovery_ones()
+    public async Task Disposing_an_engine_removes_its_drill_targets_and_keeps_recovery_ones()
     {
         var dump = await BackupAsync("pg_dump");
-        var root = NewRoot(fx, "exit");
-        var drill = await RestoreSession.NewAsync(Request(dump, root), Ct);
-        var recovery = await RestoreSession.NewAsync(Request(dump, root, purpose: RestorePurpose.Recovery), Ct);
+        var root = NewRoot(fx, "dispose");
+        // Its own engine: what its disposal does is the point (the process-exit safety net calls the same removal).
+        var engine = new RestoreEngine();
+        var drill = await engine.NewAsync(Request(dump, root), Ct);
+        var recovery = await engine.NewAsync(Request(dump, root, purpose: RestorePurpose.Recovery), Ct);
         Assert.Null(recovery.ExpiresAt);
-        await RestoreSession.WaitReadyAsync(drill, TimeSpan.FromMinutes(3), null, null, Ct);
-        await RestoreSession.WaitReadyAsync(recovery, TimeSpan.FromMinutes(3), null, null, Ct);
+        await engine.WaitReadyAsync(drill, TimeSpan.FromMinutes(3), null, null, Ct);
+        await engine.WaitReadyAsync(recovery, TimeSpan.FromMinutes(3), null, null, Ct);
         var drillPid = drill.ProcessId!.Value;
         var drillPort = drill.Connection!.Port;
         var drillSocket = drill.Connection.SocketDirectory;
         var recoveryPid = recovery.ProcessId!.Value;
 
-        var results = await RestoreSession.RemoveLocalDrillTargetsAsync();
+        await engine.DisposeAsync();
 
-        var removed = Assert.Single(results, r => ReferenceEquals(r.Cluster, drill));
-        Assert.True(removed.Outcome.Succeeded, string.Join("; ", removed.Outcome.Problems));
-        Assert.Equal(drillPid, StoppedPid(removed.Outcome.Removed));
         AssertGone(drill, drillPid, drillPort, drillSocket);
-        Assert.DoesNotContain(RestoreSession.Tracked, c => ReferenceEquals(c, drill));
-
-        Assert.DoesNotContain(results, r => ReferenceEquals(r.Cluster, recovery));
-        Assert.Contains(RestoreSession.Tracked, c => ReferenceEquals(c, recovery));
-        Assert.Equal(RestoreClusterPhase.Ready, recovery.Phase);
+        Assert.Empty(engine.Tracked);
         Assert.True(Alive(recoveryPid), "the recovery target's server was stopped");
         Assert.True(LocalRestore.IsListening(recovery.Connection!.Port));
-        var record = await RestoreSession.CheckAsync(recovery, Rows("public.orders", AllRows), null, null, Ct);
-        Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
 
+        // Another engine (a new session) finds the kept target on disk and removes it when told to.
+        await using var next = new RestoreEngine();
+        Assert.Empty(next.Tracked);
         var port = recovery.Connection.Port;
         var socket = recovery.Connection.SocketDirectory;
-        Assert.True((await RestoreSession.RemoveAsync(recovery, null, Ct)).Succeeded);
+        Assert.True((await next.RemoveAsync(recovery, null, Ct)).Succeeded);
         AssertGone(recovery, recoveryPid, port, socket);
+        Assert.Empty(Directory.GetFileSystemEntries(root));
+    }
+
+    [Fact]
+    public async Task Two_engines_in_one_process_see_neither_each_others_targets_nor_secrets()
+    {
+        var dump = await BackupAsync("pg_dump");
+        var root = NewRoot(fx, "two");
+        await using var a = new RestoreEngine();
+        await using var b = new RestoreEngine();
+        const string secret = "engine-a-only-object-store-secret";
+        // s3rver never checks the secret, so any value lists the catalogue; engine a now knows it as a secret.
+        var store = new RestoreOps.ObjectStoreOptions { EndpointUrl = fx.S3.Endpoint, AccessKeyId = S3rverServer.AccessKey, SecretAccessKey = secret, Region = "us-east-1" };
+        Assert.NotEmpty(await a.GetBarmanBackupsAsync(F.DestinationPath, "gzip", store, false, Ct));
+
+        var target = await a.NewAsync(Request(dump, root), Ct);
+
+        Assert.Contains(a.Tracked, c => ReferenceEquals(c, target));
+        Assert.Empty(b.Tracked);
+        Assert.Equal("key ***", a.Redact($"key {secret}"));
+        Assert.Equal($"key {secret}", b.Redact($"key {secret}"));
+        Assert.True((await a.RemoveAsync(target, null, Ct)).Succeeded);
         Assert.Empty(Directory.GetFileSystemEntries(root));
     }
 }

@@ -5,6 +5,7 @@ using RestoreOps.Automation;
 using RestoreOps.Cli;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Restore;
 using Xunit;
@@ -65,7 +66,7 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
 
             // Beside it: a recovery target (never swept), a directory without a marker (not RestoreOps'), and two
             // expired-to-be drill markers whose postmaster.pid names a live process that is not their postmaster.
-            var backup = await RestoreSession.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
+            var backup = await TestEngine.Shared.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
             var recovery = await MarkedDirectoryAsync(root, NewId("recovery"), RestorePurpose.Recovery, null, backup);
             var unmarked = Path.Combine(root, $"{LocalTargets.DirectoryPrefix}{NewId("unmarked")}");
             Directory.CreateDirectory(Path.Combine(unmarked, "data"));
@@ -76,14 +77,14 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
             await File.WriteAllTextAsync(Path.Combine(namesVictim, "data", "postmaster.pid"), $"{victim.Id}\n{namesVictim}/data\n", Ct);
 
             var now = DateTimeOffset.UtcNow;
-            var listed = Under(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), root).ToList();
+            var listed = Under(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), root).ToList();
 
             var keptName = $"restoreops-{id}";
             Assert.Equal(new[] { keptName, Path.GetFileName(recovery), Path.GetFileName(namesSelf), Path.GetFileName(namesVictim) }.Order(StringComparer.Ordinal), Names(listed));
             var kept = Assert.Single(listed, c => c.Name == keptName);
             Assert.Equal((id, RestorePurpose.Drill, RestoreClusterPhase.Ready), (kept.DrillId, kept.Purpose, kept.Phase));
             Assert.Equal(kept.CreatedAt + TimeSpan.FromHours(6), kept.ExpiresAt);
-            Assert.DoesNotContain(RestoreSession.Tracked, c => c.Name == keptName);
+            Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Name == keptName);
             var pid = Assert.IsType<int>(kept.ProcessId);
             Assert.True(Alive(pid), "the kept postmaster is not running");
             Assert.NotEqual(1, pid);
@@ -91,9 +92,9 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
             Assert.True(LocalRestore.IsListening(port));
             Assert.All(listed.Where(c => c.Name != keptName), c => Assert.Null(c.ProcessId));
 
-            Assert.Empty(Under(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true, Now = now }, Ct), root));
+            Assert.Empty(Under(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true, Now = now }, Ct), root));
             var later = now.AddHours(7);
-            var orphans = Under(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true, Now = later }, Ct), root);
+            var orphans = Under(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true, Now = later }, Ct), root);
             Assert.Equal(new[] { keptName, Path.GetFileName(namesSelf), Path.GetFileName(namesVictim) }.Order(StringComparer.Ordinal), Names(orphans));
 
             // A signal to this process would end the test run: catch it instead, so the test can say so.
@@ -101,7 +102,7 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
             IReadOnlyList<RemovalResult> results;
             using (PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { signalled.Enqueue(c.Signal); c.Cancel = true; }))
             using (PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { signalled.Enqueue(c.Signal); c.Cancel = true; }))
-                results = await RestoreSession.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = root, Now = later }, Ct);
+                results = await TestEngine.Shared.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = root, Now = later }, Ct);
 
             Assert.Empty(signalled);
             Assert.False(victim.HasExited, "the sweep signalled a process that is not a postmaster");
@@ -119,7 +120,7 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
             Assert.True(File.Exists(Path.Combine(recovery, LocalTargets.MarkerFile)));
             Assert.True(File.Exists(Path.Combine(recovery, "data", "PG_VERSION")));
             Assert.Equal("a user's", await File.ReadAllTextAsync(Path.Combine(unmarked, "data", "precious"), Ct));
-            Assert.Equal([Path.GetFileName(recovery)], Names(Under(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), root)));
+            Assert.Equal([Path.GetFileName(recovery)], Names(Under(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root }, Ct), root)));
         }
         finally
         {
@@ -155,7 +156,7 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
     public async Task A_swept_postmaster_nobody_reaps_counts_as_stopped_once_it_exits()
     {
         var root = NewRoot(fx, "zombie");
-        var backup = await RestoreSession.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
+        var backup = await TestEngine.Shared.GetLocalBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, Ct);
         var dir = await MarkedDirectoryAsync(root, NewId("zombie"), RestorePurpose.Drill, DateTimeOffset.UtcNow.AddMinutes(-1), backup);
         var data = Path.Combine(dir, "data");
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, UseShellExecute = false };
@@ -165,11 +166,11 @@ public sealed class OrphanSweepTests(BackupFixtures fx) : IDisposable
         {
             Assert.Equal("ready", await parent.StandardOutput.ReadLineAsync(Ct));
             var child = int.Parse(File.ReadLines(Path.Combine(data, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
-            var found = Assert.Single(Under(await RestoreSession.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true }, Ct), root));
+            var found = Assert.Single(Under(await TestEngine.Shared.GetAsync(new RestoreClusterQuery { WorkRoot = root, OrphanedOnly = true }, Ct), root));
             Assert.Equal(child, found.ProcessId);
 
             var clock = Stopwatch.StartNew();
-            var result = Assert.Single(await RestoreSession.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = root }, Ct));
+            var result = Assert.Single(await TestEngine.Shared.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = root }, Ct));
             clock.Stop();
 
             // The scenario holds: the child exited on SIGINT and is a zombie, which kill(pid, 0) still reports.

@@ -22,11 +22,12 @@ public sealed class RequestValidationTests
         };
 
         var e = await Assert.ThrowsAsync<ConfigurationException>(() =>
-            RestoreSession.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local, WorkRoot = root }, CancellationToken.None));
+            TestEngine.Shared.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local, WorkRoot = root }, CancellationToken.None));
 
-        Assert.Contains("Get-BarmanBackup -DestinationPath s3://backups/pg -ServerName app-db -BackupId 20261121T050000", e.Fix);
+        Assert.Contains("-DestinationPath s3://backups/pg -ServerName app-db -BackupId 20261121T050000", e.FixFor(InputSpelling.PowerShell));
+        Assert.Equal(InputKey.Local, e.Parameter);
         Assert.False(Directory.Exists(root), "nothing may be created for a refused request");
-        Assert.DoesNotContain(RestoreSession.Tracked, c => c.Backup == backup);
+        Assert.DoesNotContain(TestEngine.Shared.Tracked, c => c.Backup == backup);
     }
 
     private static Backup DumpBackup(string root) => new()
@@ -47,7 +48,7 @@ public sealed class RequestValidationTests
         var root = Path.Combine(Path.GetTempPath(), "restoreops-validation-" + Guid.NewGuid().ToString("N")[..8]);
         var e = Assert.Throws<ConfigurationException>(() => new RestoreRequest { Backup = DumpBackup(root), DrillId = drillId });
         Assert.Contains("drill id", e.Message);
-        Assert.Throws<ConfigurationException>(() => new RestoreOps.Drill.DrillOptions { DiscoverBackup = _ => Task.FromResult(DumpBackup(root)), DrillId = drillId });
+        Assert.Throws<ConfigurationException>(() => new RestoreOps.Automation.DrillOptions { DiscoverBackup = _ => Task.FromResult(DumpBackup(root)), DrillId = drillId });
         Assert.False(Directory.Exists(root));
     }
 
@@ -63,7 +64,7 @@ public sealed class RequestValidationTests
             var earlier = Path.Combine(evidence, "nightly-1.json");
             await File.WriteAllTextAsync(earlier, "the earlier record");
 
-            var e = await Assert.ThrowsAsync<ConfigurationException>(() => RestoreSession.RunDrillAsync(new DrillRequest
+            var e = await Assert.ThrowsAsync<ConfigurationException>(() => TestEngine.Shared.RunDrillAsync(new DrillRequest
             {
                 Restore = new RestoreRequest { Backup = DumpBackup(root), Kind = RestoreTargetKind.Local, DrillId = "nightly-1", WorkRoot = work },
                 EvidencePath = evidence,

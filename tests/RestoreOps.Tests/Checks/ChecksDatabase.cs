@@ -1,6 +1,7 @@
 using Npgsql;
 using RestoreOps.Checks;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Checks;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using RestoreOps.Automation;
 using RestoreOps.Local;
+using RestoreOps.Processes;
+using RestoreOps.Tests.Automation;
 using RestoreOps.Tests.Fixtures;
 using RestoreOps.Tests.Restore;
 using RestoreOps.Wal;
@@ -80,7 +82,7 @@ public sealed class CliKillTests(BackupFixtures fx)
                 Assert.Contains("has exited", await File.ReadAllTextAsync(Path.Combine(target, "log", "postgres.log")));
             }
 
-            var results = await RestoreSession.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = work, Now = DateTimeOffset.UtcNow.AddDays(1) }, default);
+            var results = await TestEngine.Shared.RemoveOrphanedAsync(new RestoreClusterQuery { WorkRoot = work, Now = DateTimeOffset.UtcNow.AddDays(1) }, default);
 
             Assert.All(results, r => Assert.True(r.Outcome.Succeeded, string.Join("; ", r.Outcome.Problems)));
             Assert.Empty(Directory.GetFileSystemEntries(work));

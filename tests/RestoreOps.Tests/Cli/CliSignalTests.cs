@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Restore;
 using Xunit;
 

@@ -55,7 +55,7 @@ public sealed class EvidenceOverwriteTests : IDisposable
     [Fact]
     public async Task Generated_and_ordinary_drill_ids_are_accepted()
     {
-        foreach (var id in new[] { Drill.DrillRunner.NewDrillId(), "nightly-2026-11-21", "a", "A.b_c-9", new string('x', 63) })
+        foreach (var id in new[] { RestoreOps.Automation.DrillRunner.NewDrillId(), "nightly-2026-11-21", "a", "A.b_c-9", new string('x', 63) })
         {
             Assert.True(DrillIds.IsValid(id), id);
             Assert.True(File.Exists(await DrillRecordJson.WriteAsync(SampleRecords.Passed(id), _root, CancellationToken.None)));

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using RestoreOps.Cli;
 using RestoreOps.Evidence;
 using RestoreOps.Model;
@@ -136,24 +135,12 @@ public class RedactionTests
 /// <summary>Runs the evidence and history commands the way CliApp will once they are wired in.</summary>
 internal static class CliRunner
 {
+    /// <summary>The CLI in-process, exactly as the restoreops process runs it (messages, rendering, exit codes).</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var root = new RootCommand("test");
-        root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
-        root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
-        int code;
-        try
-        {
-            code = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-        }
-        catch (RestoreOpsException e)
-        {
-            // CliApp.RunAsync maps these the same way.
-            stderr.WriteLine($"restoreops: {e.Message}");
-            code = e.Kind == FailureKind.Configuration ? CliApp.UsageError : CliApp.InfrastructureError;
-        }
+        var code = await CliApp.RunAsync(args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -66,7 +66,8 @@ internal static class SampleRecords
         r.Checks.Add(new CheckResult { Name = "sql #1", Category = "sql", Status = CheckStatus.Failed, Database = "app", Expected = "11000", Actual = "10990", Duration = TimeSpan.FromSeconds(0.2), Message = "select count(*) from orders returned 10990, expected 11000. Fix: check the backup's end time." });
         r.Checks.Add(new CheckResult { Name = "sql #2", Category = "sql", Status = CheckStatus.Error, Database = "app", Duration = TimeSpan.FromSeconds(0.1), Message = "relation \"missing\" does not exist" });
         r.Checks.Add(new CheckResult { Name = "optional", Category = "sql", Status = CheckStatus.Skipped, Duration = TimeSpan.Zero, Message = "not applicable" });
-        r.Phases.Single(p => p.Phase == DrillPhase.Checks).Succeeded = false;
+        var checks = r.Phases.Single(p => p.Phase == DrillPhase.Checks);
+        r.Phases.Replace(checks, checks.End(false, checks.Detail, checks.EndedAt));
         r.Verdict = DrillVerdict.Failed;
         r.FailureCategory = DrillFailureCategory.Checks;
         r.FailedPhase = DrillPhase.Checks;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.ObjectStore;

@@ -2,6 +2,7 @@ using System.Globalization;
 using Npgsql;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Fixtures;
@@ -52,7 +53,7 @@ public sealed class BackupFixtures : IAsyncLifetime
     public string FailedBackupId { get; private set; } = "";
 
     /// <summary>Restore settings that keep every restore of this run under one folder and point at this s3rver.</summary>
-    public LocalRestoreOptions RestoreOptions(RestoreOps.ObjectStore.ObjectStoreOptions? objectStore = null) => new()
+    public LocalRestoreOptions RestoreOptions(RestoreOps.ObjectStoreOptions? objectStore = null) => new()
     {
         WorkRoot = WorkRoot,
         ObjectStore = objectStore ?? S3.Options,
@@ -164,7 +165,7 @@ public sealed class BackupFixtures : IAsyncLifetime
 
         await CommandRunner.RunCheckedAsync("pg_dump", Binaries.Tool("pg_dump"),
             ["-h", socket, "-p", port, "-U", "postgres", "-Fc", "-f", DumpFile, "shop"], null, null, ct);
-        await RestoreOps.Drill.DemoSource.SwitchAndWaitForArchiveAsync(_primary, ct);
+        await RestoreOps.Automation.DemoSource.SwitchAndWaitForArchiveAsync(_primary, ct);
         await _primary.StopAsync();
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using RestoreOps.Kubernetes;
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Kubernetes;

@@ -68,7 +68,9 @@ public sealed class ObjectStoreOptionsTests
     {
         var ex = Assert.Throws<ConfigurationException>(() => new ObjectStoreOptions { EndpointUrl = endpoint }.Resolve(Env()));
         Assert.Contains(endpoint, ex.Message);
-        Assert.Contains("--endpoint-url", ex.Message);
+        Assert.Contains("--endpoint-url", ex.Render(InputSpelling.Cli));
+        Assert.Contains("-EndpointUrl", ex.Render(InputSpelling.PowerShell));
+        Assert.Equal(InputKey.EndpointUrl, ex.Parameter);
     }
 
     [Fact]

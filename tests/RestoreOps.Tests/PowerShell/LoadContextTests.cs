@@ -39,7 +39,7 @@ public sealed class LoadContextTests : IDisposable
 
         Assert.Equal(Path.Combine(Dependencies, "RestoreOps.dll"), engine.Location);
         Assert.Same(context, AssemblyLoadContext.GetLoadContext(engine));
-        Assert.NotSame(typeof(RestoreSession).Assembly, engine);
+        Assert.NotSame(typeof(RestoreEngine).Assembly, engine);
         Assert.True(EngineLoaded(context));
     }
 
@@ -103,7 +103,7 @@ public sealed class LoadContextTests : IDisposable
 
         var request = engine.GetType(typeof(RestoreRequest).FullName!, throwOnError: true)!;
         var backup = request.GetProperty(nameof(RestoreRequest.Backup))!;
-        var getLocal = engine.GetType(typeof(RestoreSession).FullName!, throwOnError: true)!.GetMethod(nameof(RestoreSession.GetLocalBackupAsync))!;
+        var getLocal = engine.GetType(typeof(RestoreEngine).FullName!, throwOnError: true)!.GetMethod(nameof(RestoreEngine.GetLocalBackupAsync))!;
 
         Assert.NotSame(typeof(RestoreRequest), request);
         Assert.Same(typeof(Backup), backup.PropertyType);

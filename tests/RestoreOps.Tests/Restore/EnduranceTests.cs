@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 using Xunit;
 using F = RestoreOps.Tests.Fixtures.BackupFixtures;
@@ -49,8 +50,8 @@ public sealed class EnduranceTests(BackupFixtures fx, Xunit.Abstractions.ITestOu
             // The count of leftovers after the whole run: each kind must be zero.
             Assert.Empty(Directory.GetFileSystemEntries(root));
             Assert.Empty(Leftovers.ProcessesMentioning(root));
-            Assert.Empty(ports.Where(LocalRestore.IsListening));
-            Assert.Empty(pids.Where(Native.ProcessExists));
+            Assert.DoesNotContain(ports, LocalRestore.IsListening);
+            Assert.DoesNotContain(pids, Native.ProcessExists);
         }
         finally
         {

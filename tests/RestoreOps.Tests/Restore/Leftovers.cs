@@ -1,4 +1,5 @@
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Restore;

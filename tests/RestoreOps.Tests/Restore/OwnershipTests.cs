@@ -2,7 +2,6 @@ using System.Diagnostics;
 using RestoreOps.Automation;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;

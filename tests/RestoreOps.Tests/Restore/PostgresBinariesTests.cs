@@ -1,4 +1,5 @@
 using RestoreOps.Local;
+using RestoreOps.Processes;
 using Xunit;
 
 namespace RestoreOps.Tests.Restore;
@@ -15,7 +16,8 @@ public sealed class PostgresBinariesTests
         {
             var e = await Assert.ThrowsAsync<ConfigurationException>(() => PostgresBinaries.FindAsync(15, empty, CancellationToken.None));
             Assert.Contains(empty, e.Message);
-            Assert.Contains("--pg-bin", e.Fix);
+            Assert.Contains("--pg-bin", e.FixFor(InputSpelling.Cli));
+            Assert.Contains("-PostgresBinDirectory", e.FixFor(InputSpelling.PowerShell));
             var missing = Path.Combine(empty, "no-such-dir");
             Assert.Contains("does not exist", (await Assert.ThrowsAsync<ConfigurationException>(() => PostgresBinaries.FindAsync(null, missing, CancellationToken.None))).Message);
         }

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;
@@ -41,6 +41,16 @@ public sealed class ReplayCompletenessTests(BackupFixtures fx)
         return await catalog.GetLatestAsync(ct);
     };
 
+    /// <summary>A copy of the plain server's archive as <paramref name="server"/>, one WAL segment after the backup replaced by random bytes.</summary>
+    private async Task<WalFileName> CopyWithGarbageAsync(string server)
+    {
+        var backup = await Latest("plain")(default);
+        var damaged = MiddleSegment(backup, await WalObjectNamesAsync("pg/plain/wals/"));
+        await fx.S3.CopyPrefixAsync("pg/plain/", $"pg/{server}/", include: k => !k.Contains("/base/", StringComparison.Ordinal) || k.Contains(backup.Id, StringComparison.Ordinal),
+            transform: (key, body) => key.EndsWith("/" + damaged, StringComparison.Ordinal) ? RandomNumberGenerator.GetBytes(body.Length) : body);
+        return damaged;
+    }
+
     private async Task<List<string>> WalObjectNamesAsync(string prefix)
     {
         using var client = fx.S3.CreateClient();
@@ -70,11 +80,7 @@ public sealed class ReplayCompletenessTests(BackupFixtures fx)
     [Fact]
     public async Task Garbage_in_a_barman_wal_segment_mid_archive_fails_the_drill_naming_where_replay_stopped()
     {
-        var backup = await Latest("plain")(default);
-        var keys = await WalObjectNamesAsync("pg/plain/wals/");
-        var damaged = MiddleSegment(backup, keys);
-        await fx.S3.CopyPrefixAsync("pg/plain/", "pg/plain-garbage/", include: k => !k.Contains("/base/", StringComparison.Ordinal) || k.Contains(backup.Id, StringComparison.Ordinal),
-            transform: (key, body) => key.EndsWith("/" + damaged, StringComparison.Ordinal) ? RandomNumberGenerator.GetBytes(body.Length) : body);
+        var damaged = await CopyWithGarbageAsync("plain-garbage");
 
         var (record, restore) = await DrillAsync(Latest("plain-garbage"), RecoveryTarget.Latest);
 
@@ -125,11 +131,7 @@ public sealed class ReplayCompletenessTests(BackupFixtures fx)
     [Fact]
     public async Task Damage_before_an_explicit_target_fails_because_the_target_was_never_reached()
     {
-        var backup = await Latest("plain")(default);
-        var keys = await WalObjectNamesAsync("pg/plain/wals/");
-        var damaged = MiddleSegment(backup, keys);
-        await fx.S3.CopyPrefixAsync("pg/plain/", "pg/plain-garbage-pitr/", include: k => !k.Contains("/base/", StringComparison.Ordinal) || k.Contains(backup.Id, StringComparison.Ordinal),
-            transform: (key, body) => key.EndsWith("/" + damaged, StringComparison.Ordinal) ? RandomNumberGenerator.GetBytes(body.Length) : body);
+        var damaged = await CopyWithGarbageAsync("plain-garbage-pitr");
 
         // A time after the whole archive: the target lies beyond the damage whichever segment holds it.
         var (record, restore) = await DrillAsync(Latest("plain-garbage-pitr"), RecoveryTarget.AtLsn(new Lsn((damaged.SegmentNumber() + 1) * 16UL * 1024 * 1024 + 40).ToString()));

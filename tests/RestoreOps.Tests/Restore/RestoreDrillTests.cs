@@ -1,7 +1,7 @@
 using Npgsql;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
 using RestoreOps.Tests.Fixtures;
@@ -39,7 +39,7 @@ public sealed class RestoreDrillTests(BackupFixtures fx)
         return (record, restore!);
     }
 
-    private Func<CancellationToken, Task<Backup>> Latest(string server, RestoreOps.ObjectStore.ObjectStoreOptions? options = null) => async ct =>
+    private Func<CancellationToken, Task<Backup>> Latest(string server, RestoreOps.ObjectStoreOptions? options = null) => async ct =>
     {
         using var catalog = BarmanCloudCatalog.Create(F.DestinationPath, server, options ?? fx.S3.Options);
         return await catalog.GetLatestAsync(ct);

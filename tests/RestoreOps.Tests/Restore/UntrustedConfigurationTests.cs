@@ -2,9 +2,10 @@ using System.Formats.Tar;
 using Npgsql;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 using RestoreOps.Tests.Fixtures;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>The few POSIX calls .NET does not expose: effective uid, signals, ownership.</summary>
 internal static partial class Native

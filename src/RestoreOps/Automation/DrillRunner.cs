@@ -5,7 +5,7 @@ using RestoreOps.Evidence;
 using RestoreOps.Local;
 using RestoreOps.Model;
 
-namespace RestoreOps.Drill;
+namespace RestoreOps.Automation;
 
 /// <summary>
 /// Runs a whole drill: discover, restore, verify, record, and clean up in <c>finally</c>. Every outcome, a
@@ -70,13 +70,13 @@ public static class DrillRunner
             try
             {
                 backup = await options.DiscoverBackup(cancellationToken).ConfigureAwait(false);
-                discover.Succeeded = true;
-                discover.Detail = $"{backup.Method} backup {backup.Id}";
             }
-            finally
+            catch
             {
-                discover.EndedAt = DateTimeOffset.UtcNow;
+                record.Phases.Replace(discover, discover.End(false, null));
+                throw;
             }
+            record.Phases.Replace(discover, discover.End(true, $"{backup.Method} backup {backup.Id}"));
             record.Source ??= backup.Source;
             record.Backup = BackupSummary.From(backup);
             record.BackupAge = backup.EndTime is { } end ? record.StartedAt - end : null;
@@ -97,16 +97,16 @@ public static class DrillRunner
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            FailFrom(record, e, cancelled: true);
+            FailFrom(record, e, cancelled: true, options.Spelling);
         }
         catch (Exception e) when (IsDrillFailure(e))
         {
-            FailFrom(record, e, cancelled: false);
+            FailFrom(record, e, cancelled: false, options.Spelling);
         }
         finally
         {
             // Before cleanup: a cleanup failure on a drill that met everything else is still an Error, not a Failed.
-            ObjectiveEvaluator.Apply(record, options.Objectives);
+            ObjectiveEvaluator.Apply(record, options.Objectives, options.Spelling);
             if (restore is not null) await CleanUpAsync(record, restore, options, progress).ConfigureAwait(false);
             // Refused before any target existed (a reused drill id, a bad backup): there was nothing to remove, which is a
             // clean state, not an incomplete cleanup to alarm anyone about.
@@ -135,6 +135,8 @@ public static class DrillRunner
     {
         var checks = new PhaseTiming { Phase = DrillPhase.Checks, StartedAt = DateTimeOffset.UtcNow };
         record.Phases.Add(checks);
+        var succeeded = false;
+        string? detail = null;
         try
         {
             await using var connections = await restore.OpenChecksAsync(cancellationToken).ConfigureAwait(false);
@@ -151,12 +153,12 @@ public static class DrillRunner
             if (record.AchievedRecoveryTime is null)
                 foreach (var c in record.Checks)
                     if (RecoveryPointCheck.TryGetAchievedRecoveryPoint(c, out var achieved)) { record.AchievedRecoveryTime = achieved; break; }
-            checks.Succeeded = record.Checks.All(c => c.Status is CheckStatus.Passed or CheckStatus.Skipped);
-            checks.Detail = $"{record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} passed";
+            succeeded = record.Checks.All(c => c.Status is CheckStatus.Passed or CheckStatus.Skipped);
+            detail = $"{record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} passed";
         }
         finally
         {
-            checks.EndedAt = DateTimeOffset.UtcNow;
+            checks = record.Phases.Replace(checks, checks.End(succeeded, detail));
         }
         return checks;
     }
@@ -175,7 +177,7 @@ public static class DrillRunner
     }
 
     /// <summary>The verdict and category a failure earns: restore failures fail the drill, everything else is an error of the drill itself.</summary>
-    internal static void FailFrom(DrillRecord record, Exception e, bool cancelled)
+    internal static void FailFrom(DrillRecord record, Exception e, bool cancelled, InputSpelling spelling)
     {
         if (cancelled)
         {
@@ -190,7 +192,7 @@ public static class DrillRunner
                 FailureKind.Configuration => (DrillVerdict.Error, DrillFailureCategory.Configuration),
                 _ => (DrillVerdict.Error, DrillFailureCategory.Infrastructure),
             };
-            Fail(record, verdict, category, CurrentPhase(record), r.Message);
+            Fail(record, verdict, category, CurrentPhase(record), r.Render(spelling));
             return;
         }
         Fail(record, DrillVerdict.Error, DrillFailureCategory.Infrastructure, CurrentPhase(record), $"{e.GetType().Name}: {e.Message}");
@@ -208,9 +210,7 @@ public static class DrillRunner
         {
             record.Cleanup.Kept = true;
             record.Cleanup.Succeeded = true;
-            timing.Succeeded = true;
-            timing.Detail = $"kept on request: {restore.Cluster.WorkDirectory ?? restore.Cluster.ToString()}";
-            timing.EndedAt = DateTimeOffset.UtcNow;
+            record.Phases.Replace(timing, timing.End(true, $"kept on request: {restore.Cluster.WorkDirectory ?? restore.Cluster.ToString()}"));
             return;
         }
         progress?.Report(new DrillProgress(DrillPhase.Cleanup, "Removing the restored instance"));
@@ -223,14 +223,13 @@ public static class DrillRunner
         catch (Exception e) when (IsDrillFailure(e))
         {
             outcome = new CleanupOutcome { Succeeded = false };
-            outcome.Problems.Add(e.Message);
+            outcome.Problems.Add(FailureText.Of(e, options.Spelling));
         }
         record.Cleanup.Succeeded = outcome.Succeeded;
         record.Cleanup.Removed.AddRange(outcome.Removed);
         record.Cleanup.Problems.AddRange(outcome.Problems);
-        timing.Succeeded = outcome.Succeeded;
-        timing.Detail = outcome.Succeeded && outcome.Removed.Count == 0 ? "nothing to remove" : string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems);
-        timing.EndedAt = DateTimeOffset.UtcNow;
+        record.Phases.Replace(timing, timing.End(outcome.Succeeded,
+            outcome.Succeeded && outcome.Removed.Count == 0 ? "nothing to remove" : string.Join("; ", outcome.Succeeded ? outcome.Removed : outcome.Problems)));
         if (!outcome.Succeeded && record.Verdict == DrillVerdict.Passed)
             Fail(record, DrillVerdict.Error, DrillFailureCategory.Cleanup, DrillPhase.Cleanup,
                 "The drill passed but left things behind: " + string.Join("; ", outcome.Problems) + ". Remove them by hand.");

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>
 /// A directory of PostgreSQL server binaries of one major version. A restore must use the backup's major
@@ -72,7 +72,7 @@ public sealed partial class PostgresBinaries
             $"{wanted} were not found (looked in: {string.Join(", ", seen)}).",
             major is null
                 ? "Install the PostgreSQL server (Debian: apt-get install postgresql-15) or set PG_BIN to the directory holding postgres."
-                : $"Install PostgreSQL {major} (Debian: apt-get install postgresql-{major}) or set PG_BIN / --pg-bin to the directory holding its postgres; a restore needs the backup's major version.");
+                : $"Install PostgreSQL {major} (Debian: apt-get install postgresql-{major}) or set PG_BIN / {InputKey.PostgresBinDirectory.Ref()} to the directory holding its postgres; a restore needs the backup's major version.");
     }
 
     /// <summary>
@@ -81,8 +81,8 @@ public sealed partial class PostgresBinaries
     /// </summary>
     private static async Task<PostgresBinaries> FromExplicitAsync(int? major, string directory, CancellationToken cancellationToken)
     {
-        var dir = InputPaths.Absolute(directory, "--pg-bin (-PostgresBinDirectory)")!;
-        const string fix = "Point --pg-bin (-PostgresBinDirectory) at the bin directory of the backup's PostgreSQL major version, e.g. /usr/lib/postgresql/15/bin, or leave it out to search PG_BIN, PATH and the usual places.";
+        var dir = InputPaths.Absolute(directory, InputKey.PostgresBinDirectory)!;
+        var fix = $"Point {InputKey.PostgresBinDirectory.Ref()} at the bin directory of the backup's PostgreSQL major version, e.g. /usr/lib/postgresql/15/bin, or leave it out to search PG_BIN, PATH and the usual places.";
         if (!File.Exists(Path.Combine(dir, "postgres")))
             throw new ConfigurationException($"The PostgreSQL binaries directory {dir} {(System.IO.Directory.Exists(dir) ? "has no postgres program" : "does not exist")}.", fix);
         var probe = await ProbeAsync(dir, cancellationToken).ConfigureAwait(false)

@@ -4,44 +4,13 @@ using System.Text.Json.Nodes;
 using RestoreOps.Backups;
 using RestoreOps.Checks;
 using RestoreOps.Cnpg;
-using RestoreOps.Drill;
+using RestoreOps.Automation;
 using RestoreOps.Evidence;
 using RestoreOps.Kubernetes;
 using RestoreOps.Local;
 using RestoreOps.Model;
-using RestoreOps.ObjectStore;
 
-namespace RestoreOps.Automation;
-
-/// <summary>Which restore targets <see cref="RestoreSession.GetAsync"/> lists.</summary>
-public sealed class RestoreClusterQuery
-{
-    /// <summary>Local targets: this process's, and any marked work directory under <see cref="WorkRoot"/>.</summary>
-    public bool IncludeLocal { get; init; } = true;
-    /// <summary>Where local work directories live (default: the temp directory).</summary>
-    public string? WorkRoot { get; init; }
-    /// <summary>CNPG recovery Clusters labelled as RestoreOps' own.</summary>
-    public bool IncludeCnpg { get; init; }
-    /// <summary>Which API to ask for CNPG targets.</summary>
-    public KubernetesAccess Kubernetes { get; init; } = KubernetesAccess.Default;
-    /// <summary>CNPG namespace; null: the context's namespace.</summary>
-    public string? Namespace { get; init; }
-    /// <summary>CNPG: every namespace.</summary>
-    public bool AllNamespaces { get; init; }
-    /// <summary>Only this drill's target.</summary>
-    public string? DrillId { get; init; }
-    /// <summary>Only targets with this name.</summary>
-    public string? Name { get; init; }
-    /// <summary>Only what a sweep may remove: drill targets (never recovery ones) past their expiry.</summary>
-    public bool OrphanedOnly { get; init; }
-    /// <summary>The instant expiry is judged at (default: now).</summary>
-    public DateTimeOffset? Now { get; init; }
-}
-
-/// <summary>One target a removal dealt with, and how it went.</summary>
-/// <param name="Cluster">The target.</param>
-/// <param name="Outcome">What was removed, and what is left.</param>
-public sealed record RemovalResult(RestoreCluster Cluster, CleanupOutcome Outcome);
+namespace RestoreOps;
 
 /// <summary>
 /// The engine's entry points for front ends that work stage by stage (the PowerShell cmdlets): find backups,
@@ -53,43 +22,73 @@ public sealed record RemovalResult(RestoreCluster Cluster, CleanupOutcome Outcom
 /// </summary>
 /// <example>
 /// <code>
-/// var backup = (await RestoreSession.GetBarmanBackupsAsync("s3://backups/pg", "app-db", null, false, ct))[0];
-/// var cluster = await RestoreSession.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local }, ct);
-/// await RestoreSession.WaitReadyAsync(cluster, TimeSpan.FromMinutes(30), null, progress, ct);
-/// var record = await RestoreSession.CheckAsync(cluster, new CheckSpec { Path = "checks.yaml" }, null, progress, ct);
-/// await RestoreSession.RemoveAsync(cluster, null, ct);
+/// await using var engine = new RestoreEngine();
+/// var backup = (await engine.GetBarmanBackupsAsync("s3://backups/pg", "app-db", null, false, ct))[0];
+/// var cluster = await engine.NewAsync(new RestoreRequest { Backup = backup, Kind = RestoreTargetKind.Local }, ct);
+/// await engine.WaitReadyAsync(cluster, TimeSpan.FromMinutes(30), null, progress, ct);
+/// var record = await engine.CheckAsync(cluster, new CheckSpec { Path = "checks.yaml" }, null, progress, ct);
+/// await engine.RemoveAsync(cluster, null, ct);
 /// </code>
 /// </example>
-public static class RestoreSession
+public sealed class RestoreEngine : IAsyncDisposable
 {
-    private static readonly ConcurrentDictionary<string, IRestoreHandle> Handles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IRestoreHandle> Handles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _secrets = Redactor.NewEngineSet();
+    private readonly EventHandler _onProcessExit;
+    private int _disposed;
 
-    static RestoreSession()
+    /// <summary>
+    /// Creates an engine. Each front end makes one (a PowerShell module import, a CLI process, a test) and disposes it:
+    /// disposing removes the local drill targets it still runs, and so does the host's exit if it never gets to.
+    /// </summary>
+    public RestoreEngine() : this(InputSpelling.Neutral)
     {
-        // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
     }
 
+    /// <summary>Creates an engine whose records name inputs as <paramref name="spelling"/>'s front end spells them.</summary>
+    public RestoreEngine(InputSpelling spelling)
+    {
+        Spelling = spelling;
+        // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
+        _onProcessExit = (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+        AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
+    }
+
+    /// <summary>
+    /// Removes the local drill targets this engine still runs (recovery targets and CNPG targets stay: the first are
+    /// kept on purpose, the second expire and are swept), releases its API clients, and forgets its secrets.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
+        await RemoveLocalDrillTargetsAsync().ConfigureAwait(false);
+        foreach (var handle in Handles.Values) (handle as IDisposable)?.Dispose();
+        Handles.Clear();
+        _secrets.Clear();
+    }
+
+    /// <summary>Whose spelling the records this engine writes name inputs in (<c>--region</c>, <c>-Region</c>).</summary>
+    public InputSpelling Spelling { get; }
+
+    /// <summary>The text with this engine's secrets (and every well-known secret shape) masked.</summary>
+    public string? Redact(string? text) => Redactor.Redact(text, _secrets);
+
     /// <summary>Targets this process created and has not removed.</summary>
-    public static IReadOnlyList<RestoreCluster> Tracked => Handles.Values.Select(h => h.Cluster).OrderBy(c => c.CreatedAt).ToList();
+    public IReadOnlyList<RestoreCluster> Tracked => Handles.Values.Select(h => h.Cluster).OrderBy(c => c.CreatedAt).ToList();
 
     private static string Key(RestoreCluster c) => $"{c.Kind}/{c.Namespace}/{c.Name}";
 
     // ---- backups ------------------------------------------------------------------------------------------
 
     /// <summary>Completed CNPG <c>Backup</c>s in <paramref name="ns"/> (of <paramref name="cluster"/>, or of every cluster), newest first.</summary>
-    public static async Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
+    public async Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(access);
         var api = access.Connect();
         try
         {
-            if (cluster is not null) return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
-            var list = await api.ListAsync(ResourceKind.Backup, ns, null, null, ct).ConfigureAwait(false);
-            return list.Items.Select(b => b["spec"]?["cluster"]?["name"]?.GetValue<string>()).OfType<string>().Distinct(StringComparer.Ordinal)
-                .SelectMany(c => CnpgBackups.Completed(list.Items, c))
-                .OrderByDescending(b => b.EndTime ?? DateTimeOffset.MinValue).ThenByDescending(b => b.Id, StringComparer.Ordinal)
-                .ToList();
+            return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -98,8 +97,9 @@ public static class RestoreSession
     }
 
     /// <summary>The backups of a Barman Cloud server in object storage, newest first; unusable ones (failed, unfinished) only when asked.</summary>
-    public static async Task<IReadOnlyList<Backup>> GetBarmanBackupsAsync(string destinationPath, string serverName, ObjectStoreOptions? objectStore, bool includeUnusable, CancellationToken ct)
+    public async Task<IReadOnlyList<Backup>> GetBarmanBackupsAsync(string destinationPath, string serverName, ObjectStoreOptions? objectStore, bool includeUnusable, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var options = (objectStore ?? new ObjectStoreOptions()).Resolve();
         Redactor.RegisterSecret(options.SecretAccessKey);
         Redactor.RegisterSecret(options.SessionToken);
@@ -108,12 +108,13 @@ public static class RestoreSession
     }
 
     /// <summary>A local backup: a <c>pg_dump -Fc</c> file, or a <c>pg_basebackup -Ft</c> directory with its WAL archive.</summary>
-    public static Task<Backup> GetLocalBackupAsync(string path, string? walDirectory, CancellationToken ct)
+    public async Task<Backup> GetLocalBackupAsync(string path, string? walDirectory, CancellationToken ct)
     {
-        if (File.Exists(path)) return LocalBackupCatalog.ReadDumpAsync(path, ct);
-        if (Directory.Exists(path)) return LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct);
+        Redactor.UseEngineSet(_secrets);
+        if (File.Exists(path)) return await LocalBackupCatalog.ReadDumpAsync(path, ct).ConfigureAwait(false);
+        if (Directory.Exists(path)) return await LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct).ConfigureAwait(false);
         throw new ConfigurationException($"The backup path '{path}' does not exist.",
-            "Pass a pg_dump -Fc file or a pg_basebackup -Ft directory (with -WalPath for its WAL archive).");
+            $"Pass a pg_dump -Fc file or a pg_basebackup -Ft directory (with {InputKey.WalArchive.Ref()} for its WAL archive).");
     }
 
     // ---- targets ------------------------------------------------------------------------------------------
@@ -122,8 +123,9 @@ public static class RestoreSession
     /// Creates a restore target and returns it at once: a CNPG recovery Cluster (the operator restores it), or a local
     /// instance whose restore runs in the background. <see cref="WaitReadyAsync"/> waits for either.
     /// </summary>
-    public static async Task<RestoreCluster> NewAsync(RestoreRequest request, CancellationToken ct)
+    public async Task<RestoreCluster> NewAsync(RestoreRequest request, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var handle = await StartAsync(request, request.DrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
         Handles[Key(handle.Cluster)] = handle;
         return handle.Cluster;
@@ -131,8 +133,9 @@ public static class RestoreSession
 
     /// <summary>Waits until <paramref name="cluster"/> accepts sessions; returns it (phase Ready). Cancelling stops the wait, not the restore.</summary>
     /// <exception cref="RestoreFailedException">The restore failed or did not finish in time; the target stays for inspection until removed.</exception>
-    public static async Task<RestoreCluster> WaitReadyAsync(RestoreCluster cluster, TimeSpan timeout, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
+    public async Task<RestoreCluster> WaitReadyAsync(RestoreCluster cluster, TimeSpan timeout, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var handle = Resolve(cluster, access);
         if (handle.Cluster.Phase == RestoreClusterPhase.Ready) return handle.Cluster;
         await handle.WaitReadyAsync(timeout, progress, ct).ConfigureAwait(false);
@@ -144,8 +147,9 @@ public static class RestoreSession
     /// check results, the objectives and a verdict. The target stays (the record says so) until it is removed.
     /// </summary>
     /// <exception cref="ConfigurationException">The target is not ready, or the checks are malformed.</exception>
-    public static async Task<DrillRecord> CheckAsync(RestoreCluster cluster, CheckSpec spec, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
+    public async Task<DrillRecord> CheckAsync(RestoreCluster cluster, CheckSpec spec, KubernetesAccess? access, IProgress<DrillProgress>? progress, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         ArgumentNullException.ThrowIfNull(spec);
         var handle = Resolve(cluster, access);
         cluster = handle.Cluster;
@@ -176,9 +180,9 @@ public static class RestoreSession
         }
         catch (Exception e) when (DrillRunner.IsDrillFailure(e))
         {
-            DrillRunner.FailFrom(record, e, cancelled: false);
+            DrillRunner.FailFrom(record, e, cancelled: false, Spelling);
         }
-        ObjectiveEvaluator.Apply(record, spec.Objectives);
+        ObjectiveEvaluator.Apply(record, spec.Objectives, Spelling);
         // The stages after this one decide the target's fate; the record says it was still there when it was written.
         record.Cleanup.Kept = true;
         record.Cleanup.Succeeded = true;
@@ -190,8 +194,9 @@ public static class RestoreSession
     /// Removes a target: stops it and deletes everything labelled or marked for its drill, refusing anything
     /// RestoreOps did not create. Safe to call twice.
     /// </summary>
-    public static async Task<CleanupOutcome> RemoveAsync(RestoreCluster cluster, KubernetesAccess? access, CancellationToken ct)
+    public async Task<CleanupOutcome> RemoveAsync(RestoreCluster cluster, KubernetesAccess? access, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         ArgumentNullException.ThrowIfNull(cluster);
         // Safe to call twice: a removed local target is neither tracked nor on disk, which Resolve would report as an
         // error ("not running in this session"). With its work directory gone there is nothing left to remove.
@@ -209,15 +214,16 @@ public static class RestoreSession
     }
 
     /// <summary>Lists restore targets: this process's, marked local work directories, and labelled CNPG Clusters.</summary>
-    public static async Task<IReadOnlyList<RestoreCluster>> GetAsync(RestoreClusterQuery query, CancellationToken ct)
+    public async Task<IReadOnlyList<RestoreCluster>> GetAsync(RestoreClusterQuery query, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var found = await FindAsync(query, ct).ConfigureAwait(false);
         ReleaseUntracked(found);
         return found.Select(h => h.Cluster).ToList();
     }
 
     /// <summary>Listed CNPG clusters of other sessions each got an API client; nothing keeps those handles.</summary>
-    private static void ReleaseUntracked(IEnumerable<IRestoreHandle> handles)
+    private void ReleaseUntracked(IEnumerable<IRestoreHandle> handles)
     {
         var tracked = Handles.Values.ToHashSet();
         foreach (var h in handles)
@@ -225,8 +231,9 @@ public static class RestoreSession
     }
 
     /// <summary>Removes every target a sweep may take (see <see cref="RestoreClusterQuery.OrphanedOnly"/>; the query is narrowed to it).</summary>
-    public static async Task<IReadOnlyList<RemovalResult>> RemoveOrphanedAsync(RestoreClusterQuery query, CancellationToken ct)
+    public async Task<IReadOnlyList<RemovalResult>> RemoveOrphanedAsync(RestoreClusterQuery query, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var orphans = await FindAsync(new RestoreClusterQuery
         {
             IncludeLocal = query.IncludeLocal, WorkRoot = query.WorkRoot, IncludeCnpg = query.IncludeCnpg, Kubernetes = query.Kubernetes,
@@ -246,7 +253,7 @@ public static class RestoreSession
             catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
             {
                 outcome = new CleanupOutcome();
-                outcome.Problems.Add(e.Message);
+                outcome.Problems.Add(FailureText.Of(e, Spelling));
             }
             // A swept target this process tracked (an expired CNPG drill of this session) is gone: Tracked must not list it.
             if (outcome.Succeeded) Handles.TryRemove(Key(handle.Cluster), out _);
@@ -260,8 +267,9 @@ public static class RestoreSession
     /// Runs a whole drill: restore, wait, check, remove in <c>finally</c> (unless kept), then write the evidence and
     /// ping the heartbeat. Always returns a record; cancelling still removes the target.
     /// </summary>
-    public static async Task<DrillRun> RunDrillAsync(DrillRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
+    public async Task<DrillRun> RunDrillAsync(DrillRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
     {
+        Redactor.UseEngineSet(_secrets);
         var r = request.Restore;
         // Found before a restore is spent on it: the drill could not record its evidence.
         if (request.EvidencePath is { } evidencePath && r.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
@@ -277,12 +285,12 @@ public static class RestoreSession
         {
             try
             {
-                var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey }, CancellationToken.None).ConfigureAwait(false);
+                var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = request.SigningKey, TextfileCollectorPath = request.TextfileCollectorPath }, CancellationToken.None).ConfigureAwait(false);
                 files.AddRange(paths.All);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or RestoreOpsException)
             {
-                warnings.Add($"The evidence could not be written to {dir}: {e.Message}");
+                warnings.Add($"The evidence could not be written to {dir}: {FailureText.Of(e, Spelling)}");
                 recorded = false;
             }
         }
@@ -298,8 +306,9 @@ public static class RestoreSession
     }
 
     /// <summary>Removes the local drill targets this process still tracks (module unload, process exit).</summary>
-    public static async Task<IReadOnlyList<RemovalResult>> RemoveLocalDrillTargetsAsync()
+    public async Task<IReadOnlyList<RemovalResult>> RemoveLocalDrillTargetsAsync()
     {
+        Redactor.UseEngineSet(_secrets);
         var results = new List<RemovalResult>();
         foreach (var (key, handle) in Handles.ToArray())
         {
@@ -312,7 +321,7 @@ public static class RestoreSession
             catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
             {
                 outcome = new CleanupOutcome();
-                outcome.Problems.Add(e.Message);
+                outcome.Problems.Add(FailureText.Of(e, Spelling));
             }
             if (outcome.Succeeded) Handles.TryRemove(key, out _);
             results.Add(new RemovalResult(handle.Cluster, outcome));
@@ -328,7 +337,7 @@ public static class RestoreSession
         catch (RestoreOpsException) { return null; }
     }
 
-    private static DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
+    private DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
         bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill,
         string? defaultDatabase = null)
     {
@@ -369,6 +378,7 @@ public static class RestoreSession
             ReadyTimeout = readyTimeout,
             KubernetesContext = context,
             Restore = new LocalRestoreOptions { Purpose = purpose },
+            Spelling = Spelling,
         };
     }
 
@@ -378,7 +388,7 @@ public static class RestoreSession
         : kind == RestoreTargetKind.Cnpg ? "app"
         : "postgres";
 
-    private static async Task<IRestoreHandle> StartAsync(RestoreRequest request, string drillId, CancellationToken runToken, CancellationToken ct)
+    private async Task<IRestoreHandle> StartAsync(RestoreRequest request, string drillId, CancellationToken runToken, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Kind == RestoreTargetKind.Local)
@@ -387,8 +397,9 @@ public static class RestoreSession
             if (request.Backup.SourceKind == BackupSourceKind.CnpgBackup)
                 throw new ConfigurationException($"Backup {request.Backup.Name ?? request.Backup.Id} is a CNPG Backup resource; a local restore reads the object store itself.",
                     request.Backup.Location.DestinationPath is { } path
-                        ? $"Get it from the object store: Get-BarmanBackup -DestinationPath {path} -ServerName {request.Backup.Location.ServerName ?? "<server name>"} -BackupId {request.Backup.Id} | New-RestoreCluster -Local (or restore it into CNPG without -Local)."
-                        : "Restore it into a CNPG recovery Cluster (without -Local), or read its Barman catalogue with Get-BarmanBackup.");
+                        ? $"Read it from its Barman catalogue ({InputKey.DestinationPath.Ref()} {path} {InputKey.ServerName.Ref()} {request.Backup.Location.ServerName ?? "<server name>"} {InputKey.BackupId.Ref()} {request.Backup.Id}) and restore that backup locally, or restore this one into a CNPG recovery Cluster."
+                        : "Restore it into a CNPG recovery Cluster, or read its Barman catalogue and restore that backup locally.",
+                    parameter: InputKey.Local);
             var store = request.ObjectStore;
             if (store is not null)
             {
@@ -410,14 +421,14 @@ public static class RestoreSession
             // postmaster then outlives every removal) and share its work directory, which its own removal would delete.
             if (Handles.ContainsKey(Key(restore.Cluster)))
                 throw new ConfigurationException($"Restore target {restore.Cluster.Name} already exists in this session (drill id {drillId}).",
-                    "Use a new drill id, or remove that target first (Remove-RestoreCluster).");
+                    "Use a new drill id, or remove that target first (Remove-RestoreCluster / restoreops targets remove).");
             return LocalHandle.Start(restore, runToken);
         }
 
         var backup = request.Backup;
         if (backup.SourceKind != BackupSourceKind.CnpgBackup)
             throw new ConfigurationException($"Backup {backup.Id} from {backup.Source} is a {backup.SourceKind} backup; only CNPG Backup resources restore into a CNPG recovery Cluster so far.",
-                "Restore it locally (-Local), or pick the cluster's Backup with Get-CnpgBackup.");
+                $"Restore it locally ({InputKey.Local.Ref()}), or pick one of the cluster's CNPG Backups ({InputKey.CnpgCluster.Ref()}).");
         var slash = backup.Source.IndexOf('/', StringComparison.Ordinal);
         var (sourceNs, sourceCluster) = slash > 0 ? (backup.Source[..slash], backup.Source[(slash + 1)..]) : throw new ConfigurationException(
             $"Backup {backup.Id} does not name its cluster as namespace/cluster (source '{backup.Source}').", "Get the backup again with Get-CnpgBackup.");
@@ -449,7 +460,7 @@ public static class RestoreSession
     }
 
     /// <summary>The live handle behind a pipeline object: tracked, attached through the API, or found on disk.</summary>
-    private static IRestoreHandle Resolve(RestoreCluster cluster, KubernetesAccess? access)
+    private IRestoreHandle Resolve(RestoreCluster cluster, KubernetesAccess? access)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         if (Handles.TryGetValue(Key(cluster), out var tracked)) return tracked;
@@ -461,11 +472,11 @@ public static class RestoreSession
         var root = Path.GetDirectoryName(cluster.WorkDirectory ?? "") is { Length: > 0 } parent ? parent : Path.GetTempPath();
         var found = LocalTargets.Scan(root).FirstOrDefault(f => f.Cluster.Name == cluster.Name)
             ?? throw new ConfigurationException($"Local restore target {cluster.Name} is not running in this session and has no work directory under {root}.",
-                "It was removed already, or lives under another -WorkRoot; list what exists with Get-RestoreCluster.");
+                $"It was removed already, or lives under another {InputKey.WorkRoot.Ref()}; list the restore targets to see what exists.");
         return new FoundLocalHandle(found);
     }
 
-    private static async Task<IReadOnlyList<IRestoreHandle>> FindAsync(RestoreClusterQuery query, CancellationToken ct)
+    private async Task<IReadOnlyList<IRestoreHandle>> FindAsync(RestoreClusterQuery query, CancellationToken ct)
     {
         var now = query.Now ?? DateTimeOffset.UtcNow;
         var result = new List<IRestoreHandle>();
@@ -497,7 +508,7 @@ public static class RestoreSession
                 foreach (var item in list.Items)
                 {
                     if (query.OrphanedOnly && !CnpgOwnership.IsExpiredDrillObject(item, now)) continue;
-                    var cluster = FromClusterResource(item);
+                    var cluster = CnpgRestoreClusters.ToRestoreCluster(item);
                     if (!Wanted(cluster)) continue;
                     if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
                     var own = query.Kubernetes.Connect();
@@ -510,43 +521,5 @@ public static class RestoreSession
             }
         }
         return result;
-    }
-
-    /// <summary>A labelled recovery Cluster as a pipeline object.</summary>
-    internal static RestoreCluster FromClusterResource(JsonObject cluster)
-    {
-        var meta = cluster["metadata"]!;
-        var labels = meta["labels"];
-        var annotations = meta["annotations"];
-        var status = cluster["status"];
-        string? Text(JsonNode? n) => n is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
-        DateTimeOffset? Time(JsonNode? n) => Text(n) is { } s && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : null;
-        var phase = Text(status?["phase"]);
-        var sourceNs = Text(labels?[CnpgNames.SourceNamespaceLabel]);
-        var sourceCluster = Text(labels?[CnpgNames.SourceClusterLabel]);
-        var recovery = cluster["spec"]?["bootstrap"]?["recovery"];
-        var ready = phase == CnpgNames.PhaseHealthy && CrdSchema.Number(status?["readyInstances"]) is { } n && n >= (CrdSchema.Number(cluster["spec"]?["instances"]) ?? 1);
-        return new RestoreCluster
-        {
-            Name = Text(meta["name"])!,
-            Namespace = Text(meta["namespace"]),
-            DrillId = Text(labels?[CnpgNames.DrillIdLabel]) ?? "unknown",
-            Kind = RestoreTargetKind.Cnpg,
-            Purpose = Text(annotations?[CnpgNames.PurposeAnnotation]) == "recovery" ? RestorePurpose.Recovery : RestorePurpose.Drill,
-            CreatedAt = Time(meta["creationTimestamp"]) ?? DateTimeOffset.UtcNow,
-            ExpiresAt = Time(annotations?[CnpgNames.ExpiresAnnotation]),
-            Phase = ready ? RestoreClusterPhase.Ready : phase is not null && CnpgNames.FailurePhases.Contains(phase) ? RestoreClusterPhase.Failed : RestoreClusterPhase.Replaying,
-            Timeline = CrdSchema.Number(status?["timelineID"]) is { } tli ? (int)tli : null,
-            RecoveryTarget = RecoveryTarget.Latest,
-            Backup = new Backup
-            {
-                Id = Text(recovery?["backup"]?["name"]) ?? "(external cluster)",
-                Name = Text(recovery?["backup"]?["name"]),
-                SourceKind = BackupSourceKind.CnpgBackup,
-                Source = sourceNs is not null && sourceCluster is not null ? $"{sourceNs}/{sourceCluster}" : "unknown",
-                Method = recovery?["backup"] is null ? "plugin" : "barmanObjectStore",
-                Location = new BackupLocation(),
-            },
-        };
     }
 }

@@ -3,8 +3,9 @@ using RestoreOps.Backups;
 using RestoreOps.Checks;
 using RestoreOps.Local;
 using RestoreOps.Model;
+using RestoreOps.Processes;
 
-namespace RestoreOps.Drill;
+namespace RestoreOps.Automation;
 
 /// <summary>
 /// The embedded default for <c>restoreops drill --demo</c>: a real PostgreSQL with a small shop database, a
@@ -42,7 +43,7 @@ public sealed class DemoSource : IAsyncDisposable
 
     private static CheckSuite LoadDemoChecks()
     {
-        using var stream = typeof(DemoSource).Assembly.GetManifestResourceStream("RestoreOps.Drill.demo-checks.yaml")!;
+        using var stream = typeof(DemoSource).Assembly.GetManifestResourceStream("RestoreOps.Automation.demo-checks.yaml")!;
         using var reader = new StreamReader(stream);
         return CheckFile.Parse(reader.ReadToEnd(), "demo-checks.yaml");
     }

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>Exit code and captured output of a finished command.</summary>
 public sealed record CommandResult(int ExitCode, string StandardOutput, string StandardError)

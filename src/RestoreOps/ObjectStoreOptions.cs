@@ -1,4 +1,4 @@
-namespace RestoreOps.ObjectStore;
+namespace RestoreOps;
 
 /// <summary>
 /// How to reach an S3-compatible object store: endpoint, region and credentials.
@@ -8,6 +8,8 @@ namespace RestoreOps.ObjectStore;
 /// With no access key at all (neither given nor in the environment) the AWS SDK's default credential
 /// chain is used (profiles, web identity, container and instance roles), which is what IRSA and
 /// similar setups on Kubernetes rely on. <see cref="ToString"/> never prints the secret or the session token.
+/// It lives in the root namespace, beside the errors, because it is a parameter of the engine's door: front ends
+/// build it from their options and hand it in, and the layers below (catalogues, WAL archive, S3 client) only read it.
 /// </remarks>
 public sealed record ObjectStoreOptions
 {
@@ -93,14 +95,14 @@ public sealed record ObjectStoreOptions
             if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                 throw new ConfigurationException(
                     $"The object store endpoint '{endpoint}' is not an absolute http:// or https:// URL.",
-                    "Pass the endpoint with its scheme, e.g. --endpoint-url http://minio.example:9000 (or set AWS_ENDPOINT_URL_S3).");
+                    $"Pass the endpoint with its scheme ({InputKey.EndpointUrl.Ref()}), e.g. http://minio.example:9000 (or set AWS_ENDPOINT_URL_S3).");
             resolved = resolved with { EndpointUrl = endpoint.TrimEnd('/') };
         }
 
         if (resolved.ReadInactivityTimeout is { } timeout && timeout <= TimeSpan.Zero)
             throw new ConfigurationException(
                 $"The object store read timeout must be greater than zero (was {timeout.TotalSeconds:0.###} s).",
-                "Pass --read-timeout with a positive duration, e.g. --read-timeout 60s (or leave it out for the default of 60 s).");
+                $"Pass {InputKey.ReadTimeout.Ref()} as a positive duration, e.g. 60s (or leave it out for the default of 60 s).", parameter: InputKey.ReadTimeout);
         if (resolved.ReadAttempts < 1)
             throw new ConfigurationException(
                 $"The object store read attempts must be at least 1 (was {resolved.ReadAttempts}).",
@@ -109,11 +111,11 @@ public sealed record ObjectStoreOptions
         if (resolved.AccessKeyId is not null && resolved.SecretAccessKey is null)
             throw new ConfigurationException(
                 $"An access key id ({resolved.AccessKeyId}) was given but no secret access key.",
-                "Pass --secret-key or set AWS_SECRET_ACCESS_KEY, or give neither key to use the AWS default credential chain.");
+                $"Pass {InputKey.SecretAccessKey.Ref()} or set AWS_SECRET_ACCESS_KEY, or give neither key to use the AWS default credential chain.");
         if (resolved.AccessKeyId is null && resolved.SecretAccessKey is not null)
             throw new ConfigurationException(
                 "A secret access key was given but no access key id.",
-                "Pass --access-key or set AWS_ACCESS_KEY_ID together with the secret.");
+                $"Pass {InputKey.AccessKeyId.Ref()} or set AWS_ACCESS_KEY_ID together with the secret.");
 
         return resolved;
     }

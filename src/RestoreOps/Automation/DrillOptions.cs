@@ -2,7 +2,7 @@ using RestoreOps.Checks;
 using RestoreOps.Local;
 using RestoreOps.Model;
 
-namespace RestoreOps.Drill;
+namespace RestoreOps.Automation;
 
 /// <summary>What a drill restores, how it verifies it, and where the evidence goes.</summary>
 public sealed class DrillOptions
@@ -20,7 +20,7 @@ public sealed class DrillOptions
     /// <summary>Parallelism and per-check timeout (a check file's settings); default: the runner's.</summary>
     public CheckRunOptions? CheckRun { get; init; }
     /// <summary>Folder of earlier drill records, for checks relative to the previous drill of the same source.</summary>
-    public string? EvidenceDirectory { get; init => field = InputPaths.Absolute(value, "evidence directory"); }
+    public string? EvidenceDirectory { get; init => field = InputPaths.Absolute(value, InputKey.EvidencePath); }
     /// <summary>Leave the restored instance running after the drill (for a human to look at); a sweep or the user removes it.</summary>
     public bool Keep { get; init; }
     /// <summary>Keep the restored target only when the drill did not pass, for a human to find out why.</summary>
@@ -34,6 +34,8 @@ public sealed class DrillOptions
     public string? SourceDescription { get; init; }
     /// <summary>RPO and RTO limits; a breach makes the verdict Failed. Null or empty: none are judged.</summary>
     public DrillObjectives? Objectives { get; init; }
+    /// <summary>Whose spelling the record's messages name inputs in: the front end that runs the drill.</summary>
+    public InputSpelling Spelling { get; init; }
     /// <summary>Kubernetes context the drill used, for the record's environment (null for local drills).</summary>
     public string? KubernetesContext { get; init; }
 }

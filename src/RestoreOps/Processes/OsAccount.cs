@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace RestoreOps.Local;
+namespace RestoreOps.Processes;
 
 /// <summary>
 /// The operating-system account that runs PostgreSQL. PostgreSQL refuses to run as root, so when RestoreOps
@@ -39,8 +39,8 @@ public sealed class OsAccount
             var me = Environment.UserName;
             if (preferred is not null && preferred != me)
                 throw new ConfigurationException(
-                    $"--os-user {preferred} was given, but RestoreOps runs as '{me}', not root, and cannot switch user.",
-                    $"Leave --os-user out to run PostgreSQL as '{me}', or run RestoreOps as root.");
+                    $"{InputKey.OsUser.Ref()} {preferred} was given, but RestoreOps runs as '{me}', not root, and cannot switch user.",
+                    $"Leave {InputKey.OsUser.Ref()} out to run PostgreSQL as '{me}', or run RestoreOps as root.");
             var found = TryLookup(me);
             return new OsAccount(me, Native.EffectiveUserId, found?.Gid ?? 0, found?.Home ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), true);
         }
@@ -48,10 +48,10 @@ public sealed class OsAccount
         var name = preferred ?? "postgres";
         var account = TryLookup(name) ?? throw new ConfigurationException(
             $"PostgreSQL refuses to run as root, so RestoreOps runs it as the OS user '{name}', which does not exist on this machine.",
-            $"Create it (useradd --system --create-home {name}) or name another unprivileged user with --os-user.");
+            $"Create it (useradd --system --create-home {name}) or name another unprivileged user with {InputKey.OsUser.Ref()}.");
         if (account.Uid == 0)
             throw new ConfigurationException($"The OS user '{name}' has uid 0; PostgreSQL refuses to run as root.",
-                "Name an unprivileged user with --os-user.");
+                $"Name an unprivileged user with {InputKey.OsUser.Ref()}.");
         return new OsAccount(account.Name, account.Uid, account.Gid, account.Home, false);
     }
 

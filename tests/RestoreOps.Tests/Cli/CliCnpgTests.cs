@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using RestoreOps.Cnpg;
+using RestoreOps.Kubernetes;
+using RestoreOps.Tests.Cnpg;
+using RestoreOps.Tests.Fixtures;
+using RestoreOps.Tests.Kubernetes;
+using Xunit;
+using F = RestoreOps.Tests.Fixtures.BackupFixtures;
+
+namespace RestoreOps.Tests.Cli;
+
+/// <summary>
+/// The real restoreops process drilling CNPG, as a Kubernetes CronJob would run it: a kubeconfig for the CRD-validating
+/// API double, the operator simulator restoring the fixture's real Barman backup, checks through a port-forward.
+/// </summary>
+[Collection("backups")]
+public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime
+{
+    private const string SourceNamespace = "prod";
+    private const string DrillNamespace = "drills";
+    private const int AllRows = F.RowsAtBackup + F.RowsBeforeTarget + F.RowsAfterTarget;
+
+    private readonly FakeKubernetesServer _server = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("restoreops-cli-cnpg-").FullName;
+    private OperatorSimulator _simulator = null!;
+    private KubernetesClient _api = null!;
+    private string Kubeconfig => Path.Combine(_dir, "kubeconfig");
+
+    public async Task InitializeAsync()
+    {
+        _simulator = await OperatorSimulator.StartAsync(_server, fx);
+        _api = new KubernetesClient(_server.Config("drill-runner", DrillNamespace));
+        _server.Put(ResourceKind.Cluster, CnpgResources.SourceCluster(SourceNamespace, "shop-db", F.DestinationPath, fx.S3.Endpoint, "gzip"));
+        await _simulator.PutBackupAsync(SourceNamespace, "shop-db-base", "shop-db", "gzip", default);
+        await File.WriteAllTextAsync(Kubeconfig, $"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster:
+                server: {_server.Url.ToString().TrimEnd('/')}
+            users:
+            - name: drill-runner
+              user:
+                token: drill-runner
+            contexts:
+            - name: fake
+              context:
+                cluster: fake
+                user: drill-runner
+                namespace: {DrillNamespace}
+            current-context: fake
+            """);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _api.Dispose();
+        await _simulator.DisposeAsync();
+        await _server.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "RestoreOps.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // No ambient cluster: only the kubeconfig the test names.
+        psi.Environment.Remove("KUBECONFIG");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await p.WaitForExitAsync(guard.Token);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task A_cnpg_drill_through_the_cli_passes_records_and_leaves_nothing_labelled()
+    {
+        var id = "cli-cnpg-" + Guid.NewGuid().ToString("N")[..8];
+        var evidence = Path.Combine(_dir, "evidence");
+
+        var (exit, stdout, stderr) = await RunAsync("drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--drill-namespace", DrillNamespace,
+            "--kubeconfig", Kubeconfig, "--database", "shop", "--expect-rows", $"public.orders={AllRows}", "--drill-id", id,
+            "--timeout", "240", "--evidence", evidence, "--json");
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        var record = JsonNode.Parse(stdout)!;
+        Assert.Equal("passed", record["verdict"]!.GetValue<string>());
+        Assert.Equal("cnpg", record["targetKind"]!.GetValue<string>());
+        Assert.Equal(AllRows.ToString(), record["checks"]![0]!["actual"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(evidence, id + ".json")));
+        var removed = record["cleanup"]!["removed"]!.AsArray().Select(n => n!.GetValue<string>()).Single(r => r.StartsWith($"Cluster {DrillNamespace}/", StringComparison.Ordinal));
+        await _simulator.AssertNothingLeftAsync(_api, DrillNamespace, removed[$"Cluster {DrillNamespace}/".Length..], id, default);
+    }
+
+    [Fact]
+    public async Task A_cnpg_cluster_that_never_becomes_ready_fails_with_the_diagnosis_and_leaves_nothing_labelled()
+    {
+        // A Backup whose backup id the store does not hold: the simulated operator's restore fails, as a real one would.
+        _server.Put(ResourceKind.Cluster, CnpgResources.SourceCluster(SourceNamespace, "lost-db", F.DestinationPath, fx.S3.Endpoint, "gzip"));
+        _server.Put(ResourceKind.Backup, new JsonObject
+        {
+            ["apiVersion"] = CnpgNames.ApiVersion,
+            ["kind"] = "Backup",
+            ["metadata"] = new JsonObject { ["name"] = "lost-db-base", ["namespace"] = SourceNamespace },
+            ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = "lost-db" }, ["method"] = "barmanObjectStore" },
+            ["status"] = new JsonObject
+            {
+                ["phase"] = CnpgNames.BackupCompleted, ["method"] = "barmanObjectStore", ["backupId"] = "20260101T000000",
+                ["destinationPath"] = F.DestinationPath, ["endpointURL"] = fx.S3.Endpoint, ["serverName"] = "gzip",
+                ["startedAt"] = "2026-01-01T00:00:00Z", ["stoppedAt"] = "2026-01-01T00:01:00Z",
+                ["beginWal"] = "000000010000000000000002", ["endWal"] = "000000010000000000000002",
+            },
+        });
+        var id = "cli-lost-" + Guid.NewGuid().ToString("N")[..8];
+
+        var (exit, stdout, stderr) = await RunAsync("drill", "--cnpg-cluster", "lost-db", "-n", SourceNamespace, "--drill-namespace", DrillNamespace,
+            "--kubeconfig", Kubeconfig, "--drill-id", id, "--timeout", "120", "--json");
+
+        Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}");
+        var record = JsonNode.Parse(stdout)!;
+        Assert.Equal("failed", record["verdict"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(record["failureMessage"]?.GetValue<string>()));
+        Assert.Contains("restoreops: drill failed:", stderr);
+        var removed = record["cleanup"]!["removed"]!.AsArray().Select(n => n!.GetValue<string>()).Single(r => r.StartsWith($"Cluster {DrillNamespace}/", StringComparison.Ordinal));
+        await _simulator.AssertNothingLeftAsync(_api, DrillNamespace, removed[$"Cluster {DrillNamespace}/".Length..], id, default);
+    }
+
+    [Fact]
+    public async Task Backups_of_a_cnpg_cluster_are_listed_through_the_cli()
+    {
+        var (exit, stdout, stderr) = await RunAsync("backups", "list", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace, "--kubeconfig", Kubeconfig, "--json");
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        var backup = Assert.Single(JsonNode.Parse(stdout)!.AsArray());
+        Assert.Equal(fx.BackupIds["gzip"], backup!["id"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("--keep")]
+    [InlineData("--work-dir")]
+    public async Task A_local_only_option_with_a_cnpg_drill_exits_2_naming_it(string option)
+    {
+        var args = new List<string> { "drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--kubeconfig", Kubeconfig, option };
+        if (option == "--work-dir") args.Add(_dir);
+
+        var (exit, _, stderr) = await RunAsync([.. args]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"{option} applies to local restores", stderr);
+    }
+
+    [Fact]
+    public async Task Targets_list_and_sweep_run_through_the_cli_and_remove_names_what_is_missing()
+    {
+        var root = Path.Combine(_dir, "targets");
+        Directory.CreateDirectory(root);
+
+        var list = await RunAsync("targets", "list", "--work-dir", root, "--json");
+        var sweep = await RunAsync("targets", "sweep", "--work-dir", root, "--json");
+        var remove = await RunAsync("targets", "remove", "nothing-here", "--work-dir", root);
+
+        Assert.True(list.Exit == 0, list.Stderr);
+        Assert.Empty(JsonNode.Parse(list.Stdout)!.AsArray());
+        Assert.True(sweep.Exit == 0, sweep.Stderr);
+        Assert.Empty(JsonNode.Parse(sweep.Stdout)!.AsArray());
+        Assert.Equal(2, remove.Exit);
+        Assert.Contains("No restore target named nothing-here", remove.Stderr);
+    }
+}
