@@ -18,10 +18,11 @@ public sealed class CnpgRecoveryClusterTests
         return (JsonObject)CrdSchema.ToJson(stream.Documents[0].RootNode)!;
     }
 
+    // Shipped in the repository (samples/SOURCE.md): a clone with nothing beside it runs this too.
     private static string SharedSamples()
     {
-        var samples = Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "..", "shared", "cnpg", "samples");
-        Assert.True(Directory.Exists(samples), $"shared/cnpg/samples is expected beside the repository ({samples})");
+        var samples = Path.Combine(RestoreOps.Tests.Fixtures.RepositoryPaths.Root, "tests", "RestoreOps.Tests", "Cnpg", "samples");
+        Assert.True(Directory.Exists(samples), $"the CNPG samples are missing from the repository ({samples})");
         return samples;
     }
 
