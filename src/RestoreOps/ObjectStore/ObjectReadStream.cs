@@ -65,6 +65,9 @@ internal sealed class ObjectReadStream : ReadOnlyStream
     private long? _length;
     private long _position;
     private int _failures;
+    // Every distinct cause since the last progress: the one that ended the read is not always the one worth knowing
+    // (a 500, then a timeout while the store recovers, says more than the timeout alone).
+    private readonly List<string> _faults = new();
     private bool _done;
     private bool _disposed;
 
@@ -139,6 +142,7 @@ internal sealed class ObjectReadStream : ReadOnlyStream
                     _md5?.AppendData(buffer.Span[..n]);
                     _position += n;
                     _failures = 0;
+                    _faults.Clear();
                     _progress?.Report(new ObjectReadProgress(_position, _length));
                     return n;
                 }
@@ -189,7 +193,8 @@ internal sealed class ObjectReadStream : ReadOnlyStream
             if (fault is not null)
             {
                 _failures++;
-                if (_failures >= _store.ReadAttempts) throw GiveUp(fault);
+                if (!_faults.Contains(fault)) _faults.Add(fault);
+                if (_failures >= _store.ReadAttempts) throw GiveUp();
                 _progress?.Report(new ObjectReadProgress(_position, _length, $"attempt {_failures + 1} of {_store.ReadAttempts} after: {fault}"));
                 await Task.Delay(_store.Backoff(_failures), cancellationToken).ConfigureAwait(false);
             }
@@ -344,8 +349,8 @@ internal sealed class ObjectReadStream : ReadOnlyStream
         return detail == "the request timed out" ? (headers ? $"no response within {timeout}" : $"no data for {timeout} (the read timeout)") : detail;
     }
 
-    private InfrastructureException GiveUp(string fault) => new(
-        $"Gave up reading {What} from the object store at {_store.EndpointDescription}: {_failures} request(s) in a row failed without progress, at byte {_position:N0}{(_length is { } l ? $" of {l:N0}" : "")}; the last: {fault}.",
+    private InfrastructureException GiveUp() => new(
+        $"Gave up reading {What} from the object store at {_store.EndpointDescription}: {_failures} request(s) in a row failed without progress, at byte {_position:N0}{(_length is { } l ? $" of {l:N0}" : "")}; {(_faults.Count == 1 ? "each" : "in turn")}: {string.Join("; then ", _faults)}.",
         $"Check that the store is healthy and reachable from here (proxies, load balancers, network policies). If it is only slow, raise {InputKey.ReadTimeout.Ref()} (now {FormatDuration(_store.ReadTimeout)}). Then run the drill again.");
 
     private InfrastructureException Changed(string how) => new(

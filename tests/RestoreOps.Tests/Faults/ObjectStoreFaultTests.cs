@@ -34,9 +34,9 @@ public sealed class ObjectStoreFaultTests(S3rverServer s3) : IAsyncLifetime
     }
 
     /// <summary>The engine's store through the proxy, with a 2 s read timeout and quick retries.</summary>
-    private S3ObjectStore Store(int attempts = 3) => new(S3rverServer.Bucket, _proxy.Options(s3.Options) with
+    private S3ObjectStore Store(int attempts = 3, TimeSpan? readTimeout = null) => new(S3rverServer.Bucket, _proxy.Options(s3.Options) with
     {
-        ReadInactivityTimeout = TimeSpan.FromSeconds(2),
+        ReadInactivityTimeout = readTimeout ?? TimeSpan.FromSeconds(2),
         ReadAttempts = attempts,
         RetryDelay = TimeSpan.FromMilliseconds(50),
     });
@@ -172,7 +172,9 @@ public sealed class ObjectStoreFaultTests(S3rverServer s3) : IAsyncLifetime
         var (bad, _) = await PutAsync();
         var (good, body) = await PutAsync(seed: 2);
         _proxy.Add(new FaultRule { Key = k => k == bad, Status500 = true });
-        using var store = Store(attempts: 2);
+        // The SDK's own retries of a 500 (with its backoff) run inside one of our attempts: on a busy machine they could
+        // outlast a 2 s deadline and turn this into a timeout test. The 500s themselves come at once.
+        using var store = Store(attempts: 2, readTimeout: TimeSpan.FromSeconds(30));
 
         var ex = await Assert.ThrowsAsync<InfrastructureException>(() => ReadAllAsync(store, bad));
         Assert.Contains($"s3://backups/{bad}", ex.Message);
