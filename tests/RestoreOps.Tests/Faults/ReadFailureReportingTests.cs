@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RestoreOps.Cli;
 using RestoreOps.Compression;
 using RestoreOps.ObjectStore;
@@ -9,20 +8,6 @@ namespace RestoreOps.Tests.Faults;
 /// <summary>A failed read stays the failure it is on its way up: through a decompressor, and from the command line's options.</summary>
 public sealed class ReadFailureReportingTests
 {
-    private static byte[] Compress(string program, byte[] input)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        using var process = Process.Start(start)!;
-        var writer = Task.Run(() => { process.StandardInput.BaseStream.Write(input); process.StandardInput.Close(); });
-        using var output = new MemoryStream();
-        process.StandardOutput.BaseStream.CopyTo(output);
-        writer.Wait();
-        process.WaitForExit();
-        Assert.Equal(0, process.ExitCode);
-        return output.ToArray();
-    }
-
     [Theory]
     [InlineData("xz")]
     [InlineData("zstd")]
@@ -31,7 +16,7 @@ public sealed class ReadFailureReportingTests
     {
         var payload = new byte[2_000_000];
         new Random(5).NextBytes(payload);
-        var compressed = Compress(program, payload);
+        var compressed = RestoreOps.Tests.ObjectStore.DecompressionTests.Compress(program, payload, "-c");
         var failure = new InfrastructureException("Gave up reading s3://backups/pg/wals/x.xz from the object store at http://store: no data for 60 s.");
         await using var stream = Decompression.Open(new FailingStream(compressed, compressed.Length / 2, failure), program);
 

@@ -25,7 +25,8 @@ public sealed class DecompressionTests
         return ms.ToArray();
     }
 
-    private static byte[] Compress(string program, byte[] input, params string[] args)
+    /// <summary>The bytes <paramref name="program"/> (gzip, xz, zstd…) writes for <paramref name="input"/>: real compressed data for the decoders.</summary>
+    internal static byte[] Compress(string program, byte[] input, params string[] args)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);

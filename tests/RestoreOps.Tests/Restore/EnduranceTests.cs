@@ -21,6 +21,19 @@ public sealed class EnduranceTests(BackupFixtures fx, Xunit.Abstractions.ITestOu
 {
     private const int AllRows = F.RowsAtBackup + F.RowsBeforeTarget + F.RowsAfterTarget;
 
+    /// <summary>A drill of the fixture's pg_basebackup under <paramref name="root"/>, with one exact row count.</summary>
+    private async Task<(DrillRecord Record, LocalRestore Restore)> DrillAsync(string root)
+    {
+        LocalRestore? restore = null;
+        var record = await DrillRunner.RunAsync(new DrillOptions
+        {
+            DiscoverBackup = ct => LocalBackupCatalog.ReadBaseBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, ct),
+            Checks = [new RowCountCheck("shop", "public.orders", AllRows, AllRows)],
+            Restore = new LocalRestoreOptions { WorkRoot = root, ReadyTimeout = TimeSpan.FromMinutes(3) },
+        }, null, CancellationToken.None, r => restore = r);
+        return (record, restore!);
+    }
+
     [Fact]
     public async Task Consecutive_local_drills_all_pass_and_leave_nothing_behind()
     {
@@ -33,17 +46,11 @@ public sealed class EnduranceTests(BackupFixtures fx, Xunit.Abstractions.ITestOu
         {
             for (var i = 0; i < count; i++)
             {
-                LocalRestore? restore = null;
-                var record = await DrillRunner.RunAsync(new DrillOptions
-                {
-                    DiscoverBackup = ct => LocalBackupCatalog.ReadBaseBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, ct),
-                    Checks = [new RowCountCheck("shop", "public.orders", AllRows, AllRows)],
-                    Restore = new LocalRestoreOptions { WorkRoot = root, ReadyTimeout = TimeSpan.FromMinutes(3) },
-                }, null, CancellationToken.None, r => restore = r);
+                var (record, restore) = await DrillAsync(root);
 
                 Assert.True(record.Verdict == DrillVerdict.Passed, $"drill {i + 1} of {count}: {record.FailureMessage}");
                 Assert.True(record.Cleanup.Succeeded, string.Join("; ", record.Cleanup.Problems));
-                ports.Add(restore!.Instance!.Port);
+                ports.Add(restore.Instance!.Port);
                 pids.Add(restore.Instance.LastProcessId!.Value);
             }
 
@@ -75,19 +82,13 @@ public sealed class EnduranceTests(BackupFixtures fx, Xunit.Abstractions.ITestOu
         await RunAsync("mount", "-t", "tmpfs", "-o", "size=12m,mode=0755", "tmpfs", root);
         try
         {
-            LocalRestore? restore = null;
-            var record = await DrillRunner.RunAsync(new DrillOptions
-            {
-                DiscoverBackup = ct => LocalBackupCatalog.ReadBaseBackupAsync(fx.BaseBackupDirectory, fx.WalArchiveDirectory, ct),
-                Checks = [new RowCountCheck("shop", "public.orders", AllRows, AllRows)],
-                Restore = new LocalRestoreOptions { WorkRoot = root, ReadyTimeout = TimeSpan.FromMinutes(3) },
-            }, null, CancellationToken.None, r => restore = r);
+            var (record, restore) = await DrillAsync(root);
 
             Assert.NotEqual(DrillVerdict.Passed, record.Verdict);
             Assert.Contains("space", record.FailureMessage, StringComparison.OrdinalIgnoreCase);
             Assert.True(record.Cleanup.Succeeded, string.Join("; ", record.Cleanup.Problems));
             Assert.Empty(Directory.GetFileSystemEntries(root));
-            Leftovers.AssertNone(restore!);
+            Leftovers.AssertNone(restore);
         }
         finally
         {
