@@ -317,12 +317,16 @@ public sealed partial class LocalRestore : IAsyncDisposable
         ["log_min_messages"] = "warning",
     };
 
+    /// <summary>Settings a role or database of the backup may carry (ALTER ROLE/DATABASE … SET) that load code into a session.</summary>
+    private static readonly string[] CatalogueLoadSettings = ["session_preload_libraries", "local_preload_libraries", "dynamic_library_path", "extension_destdir"];
+
     /// <summary>
     /// The same protection for every session RestoreOps opens: a role or database setting stored in the backup's own
     /// catalogue (ALTER ROLE … SET session_preload_libraries) outranks the command line but not the client's options.
+    /// Built from <see cref="UntrustedSettingsOverrides"/>, so the two never disagree (declared after it: initialised in order).
     /// </summary>
-    internal const string SessionOverrides =
-        "-c session_preload_libraries= -c local_preload_libraries= -c dynamic_library_path=$libdir -c extension_destdir= -c zero_damaged_pages=off -c ignore_checksum_failure=off";
+    internal static readonly string SessionOverrides = string.Join(' ',
+        CatalogueLoadSettings.Concat(["zero_damaged_pages", "ignore_checksum_failure"]).Select(k => $"-c {k}={UntrustedSettingsOverrides[k]}"));
 
     /// <summary>
     /// Moves the backup's configuration files out of the data directory into <paramref name="asideDirectory"/> (kept for
@@ -622,9 +626,6 @@ public sealed partial class LocalRestore : IAsyncDisposable
         if (r.GetBoolean(0))
             throw new RestoreFailedException("The restored server is still in recovery after promotion was reported.", "See the server log.");
     }
-
-    /// <summary>Settings a role or database of the backup may carry (ALTER ROLE/DATABASE … SET) that load code into a session.</summary>
-    private static readonly string[] CatalogueLoadSettings = ["session_preload_libraries", "local_preload_libraries", "dynamic_library_path", "extension_destdir"];
 
     /// <summary>
     /// Removes, from the restored copy only, role and database settings that would load code into the sessions of
