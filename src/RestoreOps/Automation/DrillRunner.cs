@@ -77,6 +77,12 @@ public static class DrillRunner
                 throw;
             }
             record.Phases.Replace(discover, discover.End(true, $"{backup.Method} backup {backup.Id}"));
+            if (options.AfterDiscovery is { } plan)
+            {
+                options = plan(backup);
+                record.RecoveryTarget = options.RecoveryTarget.ToString();
+                record.Source = options.SourceDescription;
+            }
             record.Source ??= backup.Source;
             record.Backup = BackupSummary.From(backup);
             record.BackupAge = backup.EndTime is { } end ? record.StartedAt - end : null;

@@ -10,8 +10,11 @@ namespace RestoreOps.Automation;
 /// </example>
 public sealed class RestoreRequest
 {
-    /// <summary>The backup to restore (from Get-CnpgBackup, Get-BarmanBackup or Get-LocalBackup).</summary>
-    public required Backup Backup { get; init; }
+    /// <summary>
+    /// The backup to restore (from Get-CnpgBackup, Get-BarmanBackup or Get-LocalBackup). Required to create a target;
+    /// a drill may leave it out and name a <see cref="DrillRequest.Source"/> instead.
+    /// </summary>
+    public Backup? Backup { get; init; }
     /// <summary>A temporary CNPG Cluster or a local ephemeral instance.</summary>
     public RestoreTargetKind Kind { get; init; } = RestoreTargetKind.Cnpg;
     /// <summary>Where replay stops.</summary>
