@@ -281,7 +281,7 @@ public static class CliApp
     };
 
     /// <summary>How long a drill's restore may take to become ready when --timeout is not given.</summary>
-    internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
+    internal static readonly TimeSpan DefaultTimeout = RestoreDefaults.ReadyTimeout;
 
     private static Command DrillCommand(TextWriter stdout, TextWriter stderr)
     {
@@ -393,7 +393,7 @@ public static class CliApp
                     OsUser = r.GetValue(osUser),
                     PostgresBinDirectory = PathOf(pgBin),
                     WorkRoot = PathOf(workDir),
-                    WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, 8, 1, InputLimits.MaxWalParallelism, "WAL files"),
+                    WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, RestoreDefaults.WalParallelism, 1, InputLimits.MaxWalParallelism, "WAL files"),
                     ObjectStore = objectStore,
                 },
                 Checks = new CheckSpec

@@ -278,7 +278,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             : null;
         // Found before a restore is spent on it: the drill could not record its evidence.
         if (request.EvidencePath is { } evidencePath && r.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
-        var readyTimeout = request.ReadyTimeout ?? DefaultReadyTimeout;
+        var readyTimeout = request.ReadyTimeout ?? RestoreDefaults.ReadyTimeout;
         var context = r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null;
         DrillOptions Plan(Backup backup, RecoveryTarget? demoTarget = null, CheckSuite? demoChecks = null) =>
             DrillOptionsFor(backup, r.Kind, demoTarget is not null && r.RecoveryTarget.Kind == RecoveryTargetKind.Latest ? demoTarget : r.RecoveryTarget,
@@ -326,9 +326,6 @@ public sealed class RestoreEngine : IAsyncDisposable
 
         RecoveryTarget? DemoTargetOf(Backup backup) => owned.OfType<DemoSource>().FirstOrDefault(d => ReferenceEquals(d.Backup, backup))?.RecoveryTarget;
     }
-
-    /// <summary>The ready timeout of a drill or a wait that names none.</summary>
-    public static TimeSpan DefaultReadyTimeout { get; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Stands in for a backup not found yet, so a drill's checks and objectives are validated before it starts.</summary>
     private static Backup PlaceholderBackup(RestoreTargetKind kind) => new()
@@ -482,17 +479,7 @@ public sealed class RestoreEngine : IAsyncDisposable
                 Redactor.RegisterSecret(store.SecretAccessKey);
                 Redactor.RegisterSecret(store.SessionToken);
             }
-            var restore = LocalRestore.Create(backup, target, new LocalRestoreOptions
-            {
-                WorkRoot = request.WorkRoot,
-                OsUser = request.OsUser,
-                PostgresBinDirectory = request.PostgresBinDirectory,
-                WalParallelism = request.WalParallelism,
-                Purpose = request.Purpose,
-                Expiry = request.Expiry,
-                ObjectStore = store,
-                WrapWalArchive = request.WrapWalArchive,
-            }, drillId);
+            var restore = LocalRestore.Create(backup, target, request.LocalOptions(), drillId);
             // Targets are tracked by name: a second one under a tracked name would replace the first in the table (whose
             // postmaster then outlives every removal) and share its work directory, which its own removal would delete.
             if (Handles.ContainsKey(Key(restore.Cluster)))

@@ -1,7 +1,6 @@
 using RestoreOps.Backups;
 using RestoreOps.Checks;
 using RestoreOps.Cnpg;
-using RestoreOps.Local;
 using RestoreOps.Model;
 
 namespace RestoreOps.Automation;
@@ -113,12 +112,7 @@ public abstract class BackupQuery
 
         internal override async Task<FoundBackup> FindAsync(RestoreRequest restore, IProgress<DrillProgress>? progress, CancellationToken ct)
         {
-            var demo = await DemoSource.CreateAsync(new LocalRestoreOptions
-            {
-                OsUser = restore.OsUser,
-                PostgresBinDirectory = restore.PostgresBinDirectory,
-                WorkRoot = restore.WorkRoot,
-            }, progress, ct).ConfigureAwait(false);
+            var demo = await DemoSource.CreateAsync(restore.LocalOptions(), progress, ct).ConfigureAwait(false);
             return new FoundBackup(demo.Backup, demo.RecoveryTarget, demo.Checks, demo);
         }
     }

@@ -90,7 +90,7 @@ public static class DrillRunner
             restore = await start(backup, record.DrillId, cancellationToken).ConfigureAwait(false);
             try
             {
-                await restore.WaitReadyAsync(options.ReadyTimeout ?? (kind == RestoreTargetKind.Local ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(30)),
+                await restore.WaitReadyAsync(options.ReadyTimeout ?? (kind == RestoreTargetKind.Local ? Timeout.InfiniteTimeSpan : RestoreDefaults.ReadyTimeout),
                     progress, cancellationToken).ConfigureAwait(false);
             }
             finally

@@ -22,7 +22,7 @@ public sealed class RecoveryClusterRequest
     /// <summary>Drill (expires, removed) or recovery (kept).</summary>
     public RestorePurpose Purpose { get; init; } = RestorePurpose.Drill;
     /// <summary>Lifetime of a drill cluster before a sweep may remove it.</summary>
-    public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+    public TimeSpan Expiry { get; init; } = RestoreDefaults.Expiry;
     /// <summary>Volume size (default: the source's, else 10Gi).</summary>
     public string? StorageSize { get; init; }
     /// <summary>Storage class (default: the cluster default).</summary>
