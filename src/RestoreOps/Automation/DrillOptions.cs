@@ -5,7 +5,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Automation;
 
 /// <summary>What a drill restores, how it verifies it, and where the evidence goes.</summary>
-public sealed record DrillOptions
+internal sealed record DrillOptions
 {
     /// <summary>Finds the backup to restore (the Discover phase). Its time is recorded but is not restore time.</summary>
     public required Func<CancellationToken, Task<Backup>> DiscoverBackup { get; init; }

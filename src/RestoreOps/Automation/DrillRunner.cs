@@ -18,7 +18,7 @@ namespace RestoreOps.Automation;
 /// Console.WriteLine($"{record.Verdict}: RTO {record.RestoreDuration}");
 /// </code>
 /// </example>
-public static class DrillRunner
+internal static class DrillRunner
 {
     /// <summary>The RestoreOps version written into records.</summary>
     public static string ToolVersion { get; } =

@@ -5,7 +5,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Cnpg;
 
 /// <summary>What to restore, where, and how big.</summary>
-public sealed class RecoveryClusterRequest
+internal sealed class RecoveryClusterRequest
 {
     /// <summary>The cluster whose backup is restored.</summary>
     public required CnpgSourceCluster Source { get; init; }
@@ -48,7 +48,7 @@ public sealed class RecoveryClusterRequest
 /// // validated against the CRD and the safety rules; ready to POST
 /// </code>
 /// </example>
-public static class RecoveryClusterBuilder
+internal static class RecoveryClusterBuilder
 {
     private const string Origin = "origin";
 

@@ -3,7 +3,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Local;
 
 /// <summary>Settings of a local restore. Every one has a default that works on a fresh machine.</summary>
-public sealed class LocalRestoreOptions
+internal sealed class LocalRestoreOptions
 {
     /// <summary>Parent of the restore's working directory (default: the system temp directory). Made absolute when set:
     /// PostgreSQL and its restore_command run in other directories, where a relative path means something else.</summary>
