@@ -315,6 +315,7 @@ public static class CliApp
         var pgBin = new Option<string?>("--pg-bin") { HelpName = "DIR", Description = "Directory of the PostgreSQL binaries (default: PG_BIN, PATH, /usr/lib/postgresql/<major>/bin)." };
         var workDir = new Option<string?>("--work-dir") { HelpName = "DIR", Description = "Parent directory for the restore's files (default: the temp directory)." };
         var timeout = new Option<string?>("--timeout") { HelpName = "DURATION", Description = $"How long the restore may take to become ready before it fails: a duration (90s, 30m, 1h30m, PT45M) or a number of seconds, at most {InputDuration.Format(InputLimits.MaxTimeout)}. Default 30m." };
+        var walWindow = new Option<string?>("--wal-window") { HelpName = "N", Description = $"WAL segments fetched ahead of the one replay asked for, which bounds the spool's disk use: 1 to {InputLimits.MaxWalWindow}. Default: 4 x --wal-parallelism, at least 16." };
         var walParallelism = new Option<string?>("--wal-parallelism") { HelpName = "N", Description = $"WAL files fetched at once ahead of replay: 1 to {InputLimits.MaxWalParallelism}. Default 8." };
         var drillId = new Option<string?>("--drill-id") { HelpName = "ID", Description = "Drill id (default: generated)." };
         var k8s = new KubernetesOptions();
@@ -327,7 +328,7 @@ public static class CliApp
         cmd.Options.Add(drillNamespace);
         cmd.Options.Add(backupName);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
-                     database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, drillId,
+                     database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, walWindow, drillId,
                      maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
             cmd.Options.Add(o);
 
@@ -342,7 +343,7 @@ public static class CliApp
                     "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, --dump FILE, or --cnpg-cluster NAME --namespace NS.");
             var cnpg = r.GetValue(k8s.Cluster) is not null;
             // Each of these shapes only a local restore; silently ignoring one would drill something else than asked.
-            foreach (var localOnly in new Option[] { osUser, pgBin, workDir, walParallelism, walArchive, backupId })
+            foreach (var localOnly in new Option[] { osUser, pgBin, workDir, walParallelism, walWindow, walArchive, backupId })
                 if (cnpg && r.GetResult(localOnly) is { Implicit: false })
                     throw new ConfigurationException($"{localOnly.Name} applies to local restores, not to --cnpg-cluster.", $"Drop {localOnly.Name}.");
             foreach (var cnpgOnly in new Option[] { drillNamespace, backupName })
@@ -375,6 +376,7 @@ public static class CliApp
             if (keyName is not null && signingKey is null)
                 throw new ConfigurationException($"--sign-key-env {keyName}: that environment variable is not set or empty.", $"Export {keyName} or drop --sign-key-env.");
             var objectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r);
+            var parallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, RestoreDefaults.WalParallelism, 1, InputLimits.MaxWalParallelism, "WAL files");
             var query = cnpg ? BackupQuery.Cnpg(k8s.Access(r), r.GetValue(k8s.Namespace), r.GetValue(k8s.Cluster)!, r.GetValue(backupName))
                 : r.GetValue(demo) ? BackupQuery.Demo()
                 : objectStore is not null ? BackupQuery.Barman(r.GetValue(src.Source)!, src.RequireServerName(r), r.GetValue(backupId), objectStore)
@@ -393,7 +395,8 @@ public static class CliApp
                     OsUser = r.GetValue(osUser),
                     PostgresBinDirectory = PathOf(pgBin),
                     WorkRoot = PathOf(workDir),
-                    WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, RestoreDefaults.WalParallelism, 1, InputLimits.MaxWalParallelism, "WAL files"),
+                    WalParallelism = parallelism,
+                    WalWindow = InputCount.Parse(r.GetValue(walWindow), InputKey.WalWindow, RestoreDefaults.WalWindow(parallelism), 1, InputLimits.MaxWalWindow, "WAL segments"),
                     ObjectStore = objectStore,
                 },
                 Checks = new CheckSpec

@@ -22,6 +22,8 @@ public static class InputLimits
 
     /// <summary>The most WAL files fetched at once.</summary>
     public const int MaxWalParallelism = 64;
+    /// <summary>The widest WAL window: 4096 segments (64 GiB of 16 MiB segments) of spool.</summary>
+    public const int MaxWalWindow = 4096;
 }
 
 /// <summary>

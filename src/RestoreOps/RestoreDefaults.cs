@@ -15,4 +15,10 @@ public static class RestoreDefaults
 
     /// <summary>WAL files fetched at once ahead of replay: 8.</summary>
     public const int WalParallelism = 8;
+
+    /// <summary>
+    /// WAL segments fetched ahead of the one replay asked for: four rounds of parallel fetches, at least 16, so replay
+    /// (which reads a segment faster than one is fetched) does not wait on the window itself.
+    /// </summary>
+    public static int WalWindow(int walParallelism) => Math.Max(16, 4 * walParallelism);
 }

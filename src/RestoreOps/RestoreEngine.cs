@@ -287,6 +287,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         // A malformed check file or objective is the caller's to fix before anything runs, whatever the backup turns out to be.
         var options = r.Backup is { } given ? Plan(given) : Plan(PlaceholderBackup(r.Kind)) with { SourceDescription = query!.Description };
         var owned = new List<IAsyncDisposable>();
+        string? reason = null;
         var target = r.RecoveryTarget;
         RestoreCluster? last = null;
         DrillRecord record;
@@ -300,8 +301,10 @@ public sealed class RestoreEngine : IAsyncDisposable
                     {
                         var found = await query.FindAsync(r, progress, token).ConfigureAwait(false);
                         if (found.Owned is { } o) owned.Add(o);
+                        reason = found.Reason;
                         return found.Backup;
                     },
+                    DiscoveryNote = () => reason,
                     AfterDiscovery = backup =>
                     {
                         var planned = Plan(backup, owned.Count > 0 ? DemoTargetOf(backup) : null, owned.OfType<DemoSource>().FirstOrDefault()?.Checks);

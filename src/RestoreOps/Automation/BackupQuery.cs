@@ -62,8 +62,15 @@ public abstract class BackupQuery
             Evidence.Redactor.RegisterSecret(options.SessionToken);
             using var catalog = BarmanCloudCatalog.Create(destinationPath, serverName, options);
             // A backup that is not DONE (a damaged backup.info among them) fails the drill with its reason.
-            var backup = backupId is null ? await catalog.GetLatestAsync(ct).ConfigureAwait(false) : await catalog.GetAsync(backupId, ct).ConfigureAwait(false);
-            return new FoundBackup(backup);
+            if (backupId is not null) return new FoundBackup(await catalog.GetAsync(backupId, ct).ConfigureAwait(false));
+            if (restore.RecoveryTarget.Kind is RecoveryTargetKind.Latest or RecoveryTargetKind.Immediate)
+                return new FoundBackup(await catalog.GetLatestAsync(ct).ConfigureAwait(false));
+            var usable = await catalog.ListAsync(includeUnusable: false, ct).ConfigureAwait(false);
+            // None usable: the catalogue's own error says why (no backups at all, or only failed ones).
+            if (usable.Count == 0) await catalog.GetLatestAsync(ct).ConfigureAwait(false);
+            var (backup, reason) = BackupSelection.ForTarget(usable, restore.RecoveryTarget, catalog.Source);
+            progress?.Report(new DrillProgress(DrillPhase.Discover, $"Restoring {reason}"));
+            return new FoundBackup(backup) { Reason = reason };
         }
     }
 
@@ -96,13 +103,18 @@ public abstract class BackupQuery
             {
                 (api as IDisposable)?.Dispose();
             }
-            var backup = backupName is null
-                ? backups.FirstOrDefault() ?? throw new ConfigurationException($"CNPG cluster {Description} has no completed Backup.",
-                    $"Take one (kubectl cnpg backup, or a ScheduledBackup), or check {InputKey.Namespace.Ref()} and {InputKey.CnpgCluster.Ref()}.")
-                : backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
+            if (backupName is not null)
+                return new FoundBackup(backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
                     $"CNPG cluster {Description} has no completed Backup named {backupName}.",
-                    $"List its backups and pass one of their names to {InputKey.BackupName.Ref()}.", parameter: InputKey.BackupName);
-            return new FoundBackup(backup);
+                    $"List its backups and pass one of their names to {InputKey.BackupName.Ref()}.", parameter: InputKey.BackupName));
+            if (backups.Count == 0)
+                throw new ConfigurationException($"CNPG cluster {Description} has no completed Backup.",
+                    $"Take one (kubectl cnpg backup, or a ScheduledBackup), or check {InputKey.Namespace.Ref()} and {InputKey.CnpgCluster.Ref()}.");
+            if (restore.RecoveryTarget.Kind is RecoveryTargetKind.Latest or RecoveryTargetKind.Immediate) return new FoundBackup(backups[0]);
+            // The choice is made here and passed to the recovery Cluster by name, so the record says which backup was restored.
+            var (backup, reason) = BackupSelection.ForTarget(backups, restore.RecoveryTarget, $"CNPG cluster {Description}");
+            progress?.Report(new DrillProgress(DrillPhase.Discover, $"Restoring {reason}"));
+            return new FoundBackup(backup) { Reason = reason };
         }
     }
 
@@ -119,4 +131,8 @@ public abstract class BackupQuery
 }
 
 /// <summary>What a query found: the backup, and for the demo what a drill of it proves by default and what to delete after.</summary>
-internal sealed record FoundBackup(Backup Backup, RecoveryTarget? DefaultTarget = null, CheckSuite? DefaultChecks = null, IAsyncDisposable? Owned = null);
+internal sealed record FoundBackup(Backup Backup, RecoveryTarget? DefaultTarget = null, CheckSuite? DefaultChecks = null, IAsyncDisposable? Owned = null)
+{
+    /// <summary>Why this backup, when it was chosen for a recovery target rather than named or simply the newest.</summary>
+    public string? Reason { get; init; }
+}

@@ -43,4 +43,6 @@ internal sealed record DrillOptions
     /// depend on it. Null: these options as they are.
     /// </summary>
     internal Func<Backup, DrillOptions>? AfterDiscovery { get; init; }
+    /// <summary>Why discovery chose the backup it did, for the Discover phase's detail; read once it returned.</summary>
+    internal Func<string?>? DiscoveryNote { get; init; }
 }

@@ -76,7 +76,8 @@ internal static class DrillRunner
                 record.Phases.Replace(discover, discover.End(false, null));
                 throw;
             }
-            record.Phases.Replace(discover, discover.End(true, $"{backup.Method} backup {backup.Id}"));
+            var note = options.DiscoveryNote?.Invoke();
+            record.Phases.Replace(discover, discover.End(true, note is null ? $"{backup.Method} backup {backup.Id}" : $"{backup.Method} {note}"));
             if (options.AfterDiscovery is { } plan)
             {
                 options = plan(backup);

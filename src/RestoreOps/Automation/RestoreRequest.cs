@@ -48,6 +48,8 @@ public sealed class RestoreRequest
     public string? PostgresBinDirectory { get; init; }
     /// <summary>Local: WAL files fetched at once ahead of replay.</summary>
     public int WalParallelism { get; init; } = RestoreDefaults.WalParallelism;
+    /// <summary>Local: WAL segments fetched ahead of the one replay asked for (disk use is bounded by it); 0 for the default.</summary>
+    public int WalWindow { get; init; }
     /// <summary>Local: object-store access for Barman Cloud backups (resolved from the environment when null).</summary>
     public ObjectStoreOptions? ObjectStore { get; init; }
 
@@ -61,6 +63,7 @@ public sealed class RestoreRequest
         OsUser = OsUser,
         PostgresBinDirectory = PostgresBinDirectory,
         WalParallelism = WalParallelism,
+        WalWindow = WalWindow,
         Purpose = Purpose,
         Expiry = Expiry,
         ObjectStore = ObjectStore,

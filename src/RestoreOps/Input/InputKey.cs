@@ -38,6 +38,8 @@ public enum InputKey
     Timeout,
     /// <summary>How many WAL files are fetched at once.</summary>
     WalParallelism,
+    /// <summary>How many WAL segments are fetched ahead of the one replay asked for.</summary>
+    WalWindow,
     /// <summary>The longest wait for the next bytes of an object-store read.</summary>
     ReadTimeout,
     /// <summary>The kubeconfig file(s).</summary>
@@ -126,6 +128,8 @@ public static class InputKeys
         [InputKey.Timeout] = ("the timeout", "--timeout", "Timeout"),
         // PowerShell leaves the prefetch width at its default.
         [InputKey.WalParallelism] = ("the WAL parallelism", "--wal-parallelism", null),
+        // Like the parallelism, PowerShell leaves the window at its default.
+        [InputKey.WalWindow] = ("the WAL window", "--wal-window", null),
         // PowerShell has no parameter for it yet: its reads use the default.
         [InputKey.ReadTimeout] = ("the object store read timeout", "--read-timeout", null),
         [InputKey.Kubeconfig] = ("the kubeconfig", "--kubeconfig", "Kubeconfig"),

@@ -203,7 +203,7 @@ internal sealed partial class LocalRestore : IAsyncDisposable
                     throw new RestoreFailedException(
                         $"The WAL archive {walArchive.Description} has a gap: segment {gap} is missing although later segments (up to {_plan.LastSegment}) exist. Replay would stop at the gap and silently lose everything after it.",
                         "Find out why the archiver skipped it (pg_stat_archiver, the archive's lifecycle rules); until then the newest recoverable point is just before the gap: restore with a target time before it.");
-                Prefetcher = new WalPrefetcher(_options.WrapWalArchive?.Invoke(walArchive) ?? walArchive, _plan, spool, _options.WalParallelism);
+                Prefetcher = new WalPrefetcher(_options.WrapWalArchive?.Invoke(walArchive) ?? walArchive, _plan, spool, _options.WalParallelism, _options.WalWindow);
                 Prefetcher.Prepare();
                 _prefetchStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var prefetcher = Prefetcher;

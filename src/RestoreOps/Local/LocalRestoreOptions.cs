@@ -14,6 +14,8 @@ internal sealed class LocalRestoreOptions
     public string? PostgresBinDirectory { get; init => field = InputPaths.Absolute(value, InputKey.PostgresBinDirectory); }
     /// <summary>WAL files fetched at once ahead of replay.</summary>
     public int WalParallelism { get; init; } = RestoreDefaults.WalParallelism;
+    /// <summary>WAL segments fetched ahead of the one replay asked for; 0: four rounds of <see cref="WalParallelism"/>, at least 16.</summary>
+    public int WalWindow { get; init; }
     /// <summary>How long replay may take before the restore is declared failed.</summary>
     public TimeSpan ReadyTimeout { get; init; } = RestoreDefaults.ReadyTimeout;
     /// <summary>Drill (removed afterwards) or recovery (kept).</summary>

@@ -9,13 +9,29 @@ namespace RestoreOps.Wal;
 /// </summary>
 internal sealed class WalRestorePlan
 {
-    private WalRestorePlan(IReadOnlyList<WalArchiveFile> files, WalFileName? firstGap, WalFileName? lastSegment, WalFileName? lastOnNewest)
+    private WalRestorePlan(IReadOnlyList<WalArchiveFile> files, WalFileName? firstGap, WalFileName? lastSegment, WalFileName? lastOnNewest,
+        WalFileName begin, WalFileName end, long segmentSize)
     {
         Files = files;
+        Begin = begin;
+        End = end;
+        SegmentSize = segmentSize;
         FirstGapAfterBackup = firstGap;
         LastSegment = lastSegment;
         LastSegmentOnNewestTimeline = lastOnNewest;
     }
+
+    /// <summary>The segment the backup starts at: the first one a restore asks for.</summary>
+    public WalFileName Begin { get; }
+
+    /// <summary>
+    /// The segment the backup ends at. Until replay has asked for a segment past it, the server may still go back (it reads
+    /// the backup's checkpoint record first, which can lie segments after where redo starts).
+    /// </summary>
+    public WalFileName End { get; }
+
+    /// <summary>The WAL segment size of the backup's cluster.</summary>
+    public long SegmentSize { get; }
 
     /// <summary>Files to fetch, history files first, then segments by position and timeline.</summary>
     public IReadOnlyList<WalArchiveFile> Files { get; }
@@ -94,6 +110,6 @@ internal sealed class WalRestorePlan
 
         var files = history.Concat(segments.Select(s => s.File)).ToList();
         var newest = segments.Count == 0 ? (WalFileName?)null : segments.Where(s => s.Wal.Timeline == segments.Max(m => m.Wal.Timeline)).Max(s => s.Wal);
-        return new WalRestorePlan(files, gap, segments.Count == 0 ? null : segments[^1].Wal, newest);
+        return new WalRestorePlan(files, gap, segments.Count == 0 ? null : segments[^1].Wal, newest, begin, end, size);
     }
 }
