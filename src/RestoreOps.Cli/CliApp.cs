@@ -35,6 +35,7 @@ public static class CliApp
         root.Subcommands.Add(DrillCommand(stdout, stderr));
         root.Subcommands.Add(BackupsCommand(stdout, stderr));
         root.Subcommands.Add(TargetsCommand(stdout, stderr));
+        root.Subcommands.Add(RecoveryPointsCommand.Create(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
         return root;
@@ -296,6 +297,7 @@ public static class CliApp
         var targetXid = new Option<string?>("--target-xid") { HelpName = "XID", Description = "Recover to this transaction id." };
         var targetName = new Option<string?>("--target-name") { HelpName = "RESTORE-POINT", Description = "Recover to this restore point (pg_create_restore_point)." };
         var targetImmediate = new Option<bool>("--target-immediate") { Description = "Stop as soon as the backup is consistent." };
+        var targetExclusive = new Option<bool>("--target-exclusive") { Description = "Stop just before the --target-time, --target-lsn or --target-xid instead of just after it (what recovery-points offers)." };
         var database = new Option<string?>("--database") { HelpName = "DATABASE", Description = "Database the checks run in (default: the dump's database, else postgres)." };
         var expectRows = new Option<string[]>("--expect-rows") { HelpName = "TABLE=N|TABLE=MIN..MAX", Description = "Row-count check, repeatable: TABLE=N or TABLE=MIN..MAX (TABLE may be schema.table).", Arity = ArgumentArity.ZeroOrMore };
         var expectSql = new Option<string[]>("--expect-sql") { HelpName = "'SQL => EXPECTED'", Description = "Scalar SQL check, repeatable: 'SQL => EXPECTED', e.g. 'select count(*) from orders => 11000'.", Arity = ArgumentArity.ZeroOrMore };
@@ -327,7 +329,7 @@ public static class CliApp
         k8s.AddTo(cmd);
         cmd.Options.Add(drillNamespace);
         cmd.Options.Add(backupName);
-        foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate,
+        foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate, targetExclusive,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, walWindow, drillId,
                      maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
             cmd.Options.Add(o);
@@ -363,7 +365,7 @@ public static class CliApp
                 : DefaultTimeout;
             // A reused id is refused before a restore is spent on it: its evidence could not be recorded.
             if (id is not null && evidenceDir is not null) EvidenceWriter.EnsureNewRecord(evidenceDir, id);
-            var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
+            var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate), r.GetValue(targetExclusive));
             // Everything that can be wrong with the input is found before anything is restored.
             var objectives = new DrillObjectives
             {
@@ -514,8 +516,10 @@ public static class CliApp
         throw new ConfigurationException($"{option} '{value}' is not an http(s) URL.", $"Pass a full URL, e.g. {option} https://hc-ping.com/<uuid>.");
     }
 
-    internal static RecoveryTarget ParseTarget(string? time, string? lsn, string? xid, string? name, bool immediate)
+    internal static RecoveryTarget ParseTarget(string? time, string? lsn, string? xid, string? name, bool immediate, bool exclusive = false)
     {
+        if (exclusive && time is null && lsn is null && xid is null)
+            throw new ConfigurationException("--target-exclusive applies to --target-time, --target-lsn and --target-xid.", "Add one of them, or drop --target-exclusive.");
         var given = new[] { time is null ? null : "--target-time", lsn is null ? null : "--target-lsn", xid is null ? null : "--target-xid",
             name is null ? null : "--target-name", immediate ? "--target-immediate" : null }.OfType<string>().ToList();
         if (given.Count > 1)
@@ -524,15 +528,15 @@ public static class CliApp
         {
             if (!DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
                 throw new ConfigurationException($"--target-time '{time}' is not a time.", "Write it as ISO 8601, e.g. 2026-11-21T14:46:30Z (no offset means UTC).");
-            return RecoveryTarget.AtTime(t);
+            return RecoveryTarget.AtTime(t, inclusive: !exclusive);
         }
         if (lsn is not null)
         {
-            try { return RecoveryTarget.AtLsn(lsn); }
+            try { return RecoveryTarget.AtLsn(lsn, inclusive: !exclusive); }
             catch (ArgumentException e) { throw new ConfigurationException($"--target-lsn: {e.Message}", "Write it as PostgreSQL prints it, e.g. 0/7000060."); }
         }
         if (xid is not null)
-            return ulong.TryParse(xid, NumberStyles.None, CultureInfo.InvariantCulture, out var x) ? RecoveryTarget.AtXid(x)
+            return ulong.TryParse(xid, NumberStyles.None, CultureInfo.InvariantCulture, out var x) ? RecoveryTarget.AtXid(x, inclusive: !exclusive)
                 : throw new ConfigurationException($"--target-xid '{xid}' is not a transaction id.", "Pass a positive integer, e.g. 7331.");
         if (name is not null)
         {

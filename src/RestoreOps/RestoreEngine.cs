@@ -376,6 +376,18 @@ public sealed class RestoreEngine : IAsyncDisposable
         return new DrillRun(record, files, warnings, kept) { Recorded = recorded };
     }
 
+    /// <summary>
+    /// Lists the destructive transactions (TRUNCATE, DROP, DELETE or UPDATE of many rows) committed in a window of the
+    /// archived WAL, newest first, each with the recovery target that restores to just before it. Only the window's
+    /// segments are fetched; nothing returned contains row data.
+    /// </summary>
+    public Task<IReadOnlyList<RecoveryPoint>> FindRecoveryPointsAsync(RecoveryPointQuery query, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        Redactor.UseEngineSet(_secrets);
+        return RecoveryPointSearch.FindAsync(query, progress, ct);
+    }
+
     /// <summary>Removes the local drill targets this process still tracks (module unload, process exit).</summary>
     public async Task<IReadOnlyList<RemovalResult>> RemoveLocalDrillTargetsAsync()
     {

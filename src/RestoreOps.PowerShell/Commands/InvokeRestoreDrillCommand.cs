@@ -115,7 +115,8 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
     private void Start(DrillRequest request)
     {
         var id = ++_next;
-        var backup = request.Restore.Backup;
+        // The cmdlet always names the backup (it comes down the pipeline); only the CLI leaves finding it to the drill.
+        var backup = request.Restore.Backup ?? Backup;
         var progress = new EventProgress(_events, id, backup);
         var task = Task.Run(() => Engine.RunDrillAsync(request, progress, Cancellation));
         _pending++;

@@ -68,6 +68,12 @@ public enum InputKey
     MaxRestoreTime,
     /// <summary>How old a source's last passed drill may be before it is stale.</summary>
     StaleAfter,
+    /// <summary>Rows one transaction must delete or update in one relation to be listed as a recovery point.</summary>
+    MinimumRows,
+    /// <summary>The start of a time window.</summary>
+    From,
+    /// <summary>The end of a time window.</summary>
+    To,
     /// <summary>The evidence folder a drill writes its records to.</summary>
     EvidencePath,
     /// <summary>The environment variable holding the key that signs records.</summary>
@@ -147,6 +153,9 @@ public static class InputKeys
         [InputKey.MaxDataAge] = ("the data age objective", "--max-data-age", "MaxDataAge"),
         [InputKey.MaxRestoreTime] = ("the restore time objective", "--max-restore-time", "MaxRestoreTime"),
         [InputKey.StaleAfter] = ("the staleness limit", "--stale-after", "StaleAfter"),
+        [InputKey.MinimumRows] = ("the row threshold", "--min-rows", "MinimumRows"),
+        [InputKey.From] = ("the window's start", "--from", "From"),
+        [InputKey.To] = ("the window's end", "--to", "To"),
         [InputKey.EvidencePath] = ("the evidence folder", "--evidence", "EvidencePath"),
         [InputKey.SigningKeyVariable] = ("the signing key variable", "--sign-key-env", "SigningKeyVariable"),
         // Records are verified by the CLI; the module checks digests as it reads history, without a key of its own.

@@ -96,7 +96,7 @@ internal sealed class BarmanCloudWalArchive : IWalArchive, IDisposable
         {
             return;
         }
-        files.Add(new WalArchiveFile(name.ToString(), key, compression, entry.Size));
+        files.Add(new WalArchiveFile(name.ToString(), key, compression, entry.Size, entry.LastModified));
     }
 
     /// <inheritdoc />

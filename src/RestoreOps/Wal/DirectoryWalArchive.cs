@@ -28,11 +28,11 @@ internal sealed class DirectoryWalArchive : IWalArchive
             var (name, compression) = Decompression.SplitSuffix(Path.GetFileName(path));
             if (WalFileName.TryParse(name, out var wal))
             {
-                if (wal.Timeline >= from.Timeline) files.Add(new WalArchiveFile(name, path, compression, new FileInfo(path).Length));
+                if (wal.Timeline >= from.Timeline) files.Add(new WalArchiveFile(name, path, compression, new FileInfo(path).Length, File.GetLastWriteTimeUtc(path)));
             }
             else if (WalFileName.IsHistoryFile(name, out _))
             {
-                files.Add(new WalArchiveFile(name, path, compression, new FileInfo(path).Length));
+                files.Add(new WalArchiveFile(name, path, compression, new FileInfo(path).Length, File.GetLastWriteTimeUtc(path)));
             }
         }
         return Task.FromResult<IReadOnlyList<WalArchiveFile>>(files);

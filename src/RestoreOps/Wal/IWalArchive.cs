@@ -5,7 +5,8 @@ namespace RestoreOps.Wal;
 /// <param name="Location">Object key or file path.</param>
 /// <param name="Compression">null for none, else <c>gzip</c>, <c>bzip2</c>, <c>xz</c>, <c>zstd</c>, <c>lz4</c>, <c>snappy</c>.</param>
 /// <param name="Size">Stored size in bytes.</param>
-internal sealed record WalArchiveFile(string Name, string Location, string? Compression, long Size);
+/// <param name="Archived">When the archive received it (the object's or file's modification time), if known.</param>
+internal sealed record WalArchiveFile(string Name, string Location, string? Compression, long Size, DateTimeOffset? Archived = null);
 
 /// <summary>A WAL archive a restore can fetch from: Barman Cloud's <c>wals/</c> in object storage, or a local directory.</summary>
 internal interface IWalArchive
