@@ -37,6 +37,7 @@ public static class CliApp
         root.Subcommands.Add(TargetsCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
+        root.Subcommands.Add(RbacCommand.Create(stdout));
         return root;
     }
 

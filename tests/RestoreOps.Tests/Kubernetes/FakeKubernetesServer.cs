@@ -275,7 +275,8 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
                 return;
             }
             var query = System.Web.HttpUtility.ParseQueryString(request.Url.Query);
-            var verb = route.Subresource == "portforward" ? "create"
+            // As the real API server: a WebSocket port-forward is a GET, authorized as "get" on pods/portforward.
+            var verb = route.Subresource == "portforward" ? "get"
                 : request.HttpMethod switch
                 {
                     "GET" when query["watch"] == "true" => "watch",
@@ -295,6 +296,9 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
 
             switch (verb)
             {
+                case "get" when route.Subresource == "portforward":
+                    await PortForwardAsync(context, route);
+                    break;
                 case "get":
                     {
                         JsonObject? found;
@@ -314,10 +318,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
                     await WatchAsync(context, route, query);
                     break;
                 case "create":
-                    if (route.Subresource == "portforward")
-                        await PortForwardAsync(context, route);
-                    else
-                        await CreateAsync(response, route, body);
+                    await CreateAsync(response, route, body);
                     break;
                 case "delete":
                     {

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using RestoreOps.Cnpg;
 using RestoreOps.Kubernetes;
@@ -62,5 +63,59 @@ public sealed class RealApiServerTests(RealApiServerFixture fixture, ITestOutput
                 break;
         await update;
         Assert.True(await admin.DeleteAsync(ResourceKind.Secret, "fixture-smoke", name, DeletePropagation.Background, Ct));
+    }
+
+    [RealServerFact]
+    public async Task A_port_forward_is_authorized_as_get_and_a_refusal_names_that_verb()
+    {
+        const string ns = "fixture-forward";
+        var server = fixture.Server;
+        await server.EnsureNamespaceAsync(ns, Ct);
+        using var admin = server.Admin();
+        using var writer = new KubernetesWriter(KubernetesConfig.Load(server.AdminKubeconfig, null));
+        if (await admin.TryGetAsync(ResourceKind.Pod, ns, "pg-1", Ct) is null)
+        {
+            await admin.CreateAsync(ResourceKind.Pod, ns, new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = "pg-1" },
+                ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "postgres", ["image"] = "postgres:15" }) },
+            }, Ct);
+            await writer.UpdateAsync(ResourceKind.Pod, ns, "pg-1", p => p["status"] = new JsonObject { ["phase"] = "Running" }, status: true, Ct);
+        }
+
+        async Task<Exception?> ForwardAs(string verb)
+        {
+            var user = server.NewTokenUser(ns);
+            var role = new ResourceKind("rbac.authorization.k8s.io", "v1", "roles", "Role");
+            var binding = new ResourceKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding");
+            await admin.CreateAsync(role, ns, new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = user.Name },
+                ["rules"] = new JsonArray(
+                    new JsonObject { ["apiGroups"] = new JsonArray(""), ["resources"] = new JsonArray("pods"), ["verbs"] = new JsonArray("get") },
+                    new JsonObject { ["apiGroups"] = new JsonArray(""), ["resources"] = new JsonArray("pods/portforward"), ["verbs"] = new JsonArray(verb) }),
+            }, Ct);
+            await admin.CreateAsync(binding, ns, new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = user.Name },
+                ["roleRef"] = new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = "Role", ["name"] = user.Name },
+                ["subjects"] = new JsonArray(new JsonObject { ["kind"] = "User", ["apiGroup"] = "rbac.authorization.k8s.io", ["name"] = user.Name }),
+            }, Ct);
+            using var api = user.Client();
+            // The authorizer's cache catches up with the new binding; the pod get is granted by the same Role.
+            while (await api.TryGetAsync(ResourceKind.Pod, ns, "pg-1", Ct).ContinueWith(t => t.IsFaulted, Ct)) await Task.Delay(50, Ct);
+            await using var forward = await api.PortForwardAsync(ns, "pg-1", 5432, Ct);
+            using var client = new TcpClient();
+            await client.ConnectAsync(forward.LocalEndPoint, Ct);
+            try { while (await client.GetStream().ReadAsync(new byte[16], Ct) > 0) { } } catch (IOException) { }
+            return forward.LastError;
+        }
+
+        // With "get" the server lets the upgrade through and only then finds no kubelet (the pod has no node).
+        var allowed = await ForwardAs("get");
+        Assert.IsNotType<KubernetesForbiddenException>(allowed);
+        Assert.NotNull(allowed);
+        var refused = Assert.IsType<KubernetesForbiddenException>(await ForwardAs("create"));
+        Assert.Contains("resources: [\"pods/portforward\"], verbs: [\"get\"]", refused.Message, StringComparison.Ordinal);
     }
 }
