@@ -62,3 +62,14 @@ public sealed class RealServerFactAttribute : FactAttribute
             Skip = missing;
     }
 }
+
+/// <summary>The <see cref="RealServerFactAttribute"/> rule for theories.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class RealServerTheoryAttribute : TheoryAttribute
+{
+    public RealServerTheoryAttribute()
+    {
+        if (!RealApiServer.Required && RealApiServer.Locate().Missing is { } missing)
+            Skip = missing;
+    }
+}
