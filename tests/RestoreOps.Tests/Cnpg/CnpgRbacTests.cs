@@ -104,61 +104,8 @@ public sealed class CnpgRbacTests(BackupFixtures fx, RealApiServerFixture real, 
         Assert.True(failure is null, $"the generated rules without port-forward did not suffice: {failure}");
     }
 
-    /// <summary>
-    /// A fresh token user bound to exactly <paramref name="rules"/> (Roles and bindings as <see cref="DrillRbac.Objects"/>
-    /// makes them, the subject swapped for the user); returns once the authorizer grants every rule.
-    /// </summary>
-    private async Task<TokenUser> BindAsync(DrillRbacRequest request, IEnumerable<RbacRule> rules)
-    {
-        var user = real.Server.NewTokenUser(DrillNamespace);
-        var kept = rules.ToList();
-        foreach (var obj in DrillRbac.Objects(request))
-        {
-            var ns = obj["metadata"]!["namespace"]!.GetValue<string>();
-            var name = $"{obj["metadata"]!["name"]!.GetValue<string>()}-{user.Name}";
-            obj["metadata"]!["name"] = name;
-            if ((string?)obj["kind"] == "Role")
-            {
-                var roleRules = kept.Where(r => r.Namespace == ns).ToList();
-                obj["rules"] = new JsonArray(roleRules.Select(r => (JsonNode)new JsonObject
-                {
-                    ["apiGroups"] = new JsonArray(JsonValue.Create(r.ApiGroup)),
-                    ["resources"] = new JsonArray(JsonValue.Create(r.Resource)),
-                    ["verbs"] = new JsonArray(r.Verbs.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray()),
-                }).ToArray());
-                await _admin!.CreateAsync(Role, ns, obj, Ct);
-            }
-            else
-            {
-                obj["roleRef"]!["name"] = name;
-                obj["subjects"] = new JsonArray(new JsonObject { ["kind"] = "User", ["apiGroup"] = "rbac.authorization.k8s.io", ["name"] = user.Name });
-                await _admin!.CreateAsync(RoleBinding, ns, obj, Ct);
-            }
-        }
-        // The RBAC authorizer reads bindings from a cache: wait until it grants what was bound.
-        foreach (var rule in kept)
-            while (!await AllowedAsync(user.Name, rule))
-                await Task.Delay(50, Ct);
-        return user;
-    }
-
-    private async Task<bool> AllowedAsync(string user, RbacRule rule)
-    {
-        var slash = rule.Resource.IndexOf('/', StringComparison.Ordinal);
-        var attributes = new JsonObject
-        {
-            ["namespace"] = rule.Namespace, ["verb"] = rule.Verbs[0], ["group"] = rule.ApiGroup,
-            ["resource"] = slash < 0 ? rule.Resource : rule.Resource[..slash],
-        };
-        if (slash >= 0) attributes["subresource"] = rule.Resource[(slash + 1)..];
-        var review = await _writer!.SendAsync(HttpMethod.Post, "/apis/authorization.k8s.io/v1/subjectaccessreviews", new JsonObject
-        {
-            ["apiVersion"] = "authorization.k8s.io/v1",
-            ["kind"] = "SubjectAccessReview",
-            ["spec"] = new JsonObject { ["user"] = user, ["resourceAttributes"] = attributes },
-        }, new KubernetesRequest("create", SubjectAccessReview, null, null), Ct);
-        return review?["status"]?["allowed"]?.GetValue<bool>() == true;
-    }
+    private Task<TokenUser> BindAsync(DrillRbacRequest request, IEnumerable<RbacRule> rules) =>
+        RbacBinding.BindAsync(real.Server, _admin!, _writer!, request, rules, DrillNamespace, Ct);
 
     /// <summary>
     /// What a drill does with the API, as <paramref name="api"/>'s user: catalogue, source, recovery Cluster, wait,
@@ -258,8 +205,4 @@ public sealed class CnpgRbacTests(BackupFixtures fx, RealApiServerFixture real, 
             Assert.True(outcome.Succeeded, string.Join("; ", outcome.Problems));
         }
     }
-
-    private static readonly ResourceKind Role = new("rbac.authorization.k8s.io", "v1", "roles", "Role");
-    private static readonly ResourceKind RoleBinding = new("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding");
-    private static readonly ResourceKind SubjectAccessReview = new("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", Namespaced: false);
 }
