@@ -60,7 +60,7 @@ Describe 'The packaged RestoreOps module' {
     It 'exports exactly the cmdlets its manifest lists' {
         $exported = @(Get-Command -Module RestoreOps | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.CmdletsToExport | Sort-Object)
-        $listed.Count | Should -Be 12
+        $listed.Count | Should -Be 13
         ($exported -join ', ') | Should -Be ($listed -join ', ')
     }
 
