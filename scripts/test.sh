@@ -169,6 +169,7 @@ else
     # timeout: a hung test must not eat the rest of CI's budget; the summary line still comes.
     PSModulePath="$ROOT/tools/pwsh-modules${PSModulePath:+:$PSModulePath}" \
     RESTOREOPS_TEST_MODULE="$ROOT/artifacts/module/RestoreOps" DOTNET_ROOT="$dotnet_root" \
+    RESTOREOPS_TEST_CLI="$ROOT/src/RestoreOps.Cli/bin/$CONFIGURATION/net8.0/RestoreOps.Cli.dll" \
       timeout --kill-after=30s "$PESTER_TIMEOUT" "$PWSH" -NoProfile -NonInteractive \
       -File "$ROOT/tests/pester/Invoke-RestoreOpsPester.ps1" -ResultPath "$xml"
     pester_rc=$?

@@ -134,9 +134,6 @@ public static class CliApp
         public string RequireServerName(ParseResult r) => r.GetValue(ServerName) ?? throw new ConfigurationException(
             $"--source {r.GetValue(Source)} needs --server-name: the Barman server folder under it.",
             "Pass --server-name NAME (for CNPG, the source cluster's name unless it set serverName).");
-
-        public BarmanCloudCatalog Catalog(ParseResult r) =>
-            BarmanCloudCatalog.Create(r.GetValue(Source)!, RequireServerName(r), ObjectStore(r));
     }
 
     private static Command BackupsCommand(TextWriter stdout, TextWriter stderr)
@@ -162,8 +159,8 @@ public static class CliApp
             }
             if (r.GetValue(src.Source) is null)
                 throw new ConfigurationException("backups list needs --source s3://bucket/path or --cnpg-cluster NAME.", "Pass --source and --server-name, or --cnpg-cluster and --namespace.");
-            using var catalog = src.Catalog(r);
-            var everything = await catalog.ListAsync(includeUnusable: true, ct).ConfigureAwait(false);
+            await using var barman = new RestoreEngine(Spelling);
+            var everything = await barman.GetBarmanBackupsAsync(r.GetValue(src.Source)!, src.RequireServerName(r), src.ObjectStore(r), includeUnusable: true, ct).ConfigureAwait(false);
             var backups = r.GetValue(all) ? everything : everything.Where(b => b.Status == BackupStatus.Done).ToList();
             // A damaged backup.info is never listed as usable, but hiding it would hide why the newest backup is older than expected.
             foreach (var b in everything.Except(backups).Where(b => b.Status == BackupStatus.Unknown && b.Error is not null))
@@ -285,7 +282,7 @@ public static class CliApp
     };
 
     /// <summary>How long a drill's restore may take to become ready when --timeout is not given.</summary>
-    internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
+    internal static readonly TimeSpan DefaultTimeout = RestoreDefaults.ReadyTimeout;
 
     private static Command DrillCommand(TextWriter stdout, TextWriter stderr)
     {
@@ -346,7 +343,7 @@ public static class CliApp
                     "Pass exactly one of --demo, --source s3://… --server-name NAME, --base-backup DIR --wal-archive DIR, --dump FILE, or --cnpg-cluster NAME --namespace NS.");
             var cnpg = r.GetValue(k8s.Cluster) is not null;
             // Each of these shapes only a local restore; silently ignoring one would drill something else than asked.
-            foreach (var localOnly in new Option[] { keep, osUser, pgBin, workDir, walParallelism, walArchive, backupId })
+            foreach (var localOnly in new Option[] { osUser, pgBin, workDir, walParallelism, walArchive, backupId })
                 if (cnpg && r.GetResult(localOnly) is { Implicit: false })
                     throw new ConfigurationException($"{localOnly.Name} applies to local restores, not to --cnpg-cluster.", $"Drop {localOnly.Name}.");
             foreach (var cnpgOnly in new Option[] { drillNamespace, backupName })
@@ -366,15 +363,6 @@ public static class CliApp
                 : DefaultTimeout;
             // A reused id is refused before a restore is spent on it: its evidence could not be recorded.
             if (id is not null && evidenceDir is not null) EvidenceWriter.EnsureNewRecord(evidenceDir, id);
-            var restoreOptions = new LocalRestoreOptions
-            {
-                OsUser = r.GetValue(osUser),
-                PostgresBinDirectory = PathOf(pgBin),
-                WorkRoot = PathOf(workDir),
-                ReadyTimeout = readyTimeout,
-                WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, 8, 1, InputLimits.MaxWalParallelism, "WAL files"),
-                ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
-            };
             var target = ParseTarget(r.GetValue(targetTime), r.GetValue(targetLsn), r.GetValue(targetXid), r.GetValue(targetName), r.GetValue(targetImmediate));
             // Everything that can be wrong with the input is found before anything is restored.
             var objectives = new DrillObjectives
@@ -387,199 +375,85 @@ public static class CliApp
             var signingKey = RecordSeal.KeyFromEnvironment(keyName ?? RecordSeal.DefaultKeyVariable);
             if (keyName is not null && signingKey is null)
                 throw new ConfigurationException($"--sign-key-env {keyName}: that environment variable is not set or empty.", $"Export {keyName} or drop --sign-key-env.");
-            var heartbeat = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv));
-            var pushgateway = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url");
-            var textfilePath = PathOf(textfile);
-            var progress = new TerminalProgress(stderr);
-            if (cnpg)
+            var objectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r);
+            var query = cnpg ? BackupQuery.Cnpg(k8s.Access(r), r.GetValue(k8s.Namespace), r.GetValue(k8s.Cluster)!, r.GetValue(backupName))
+                : r.GetValue(demo) ? BackupQuery.Demo()
+                : objectStore is not null ? BackupQuery.Barman(r.GetValue(src.Source)!, src.RequireServerName(r), r.GetValue(backupId), objectStore)
+                : PathOf(baseBackup) is { } bb ? BackupQuery.Local(bb, PathOf(walArchive))
+                : BackupQuery.Local(PathOf(dump)!);
+            var request = new DrillRequest
             {
-                var checkSpec = new CheckSpec
+                Source = query,
+                Restore = new RestoreRequest
+                {
+                    Kind = cnpg ? RestoreTargetKind.Cnpg : RestoreTargetKind.Local,
+                    RecoveryTarget = target,
+                    DrillId = id,
+                    Namespace = r.GetValue(drillNamespace),
+                    Kubernetes = k8s.Access(r),
+                    OsUser = r.GetValue(osUser),
+                    PostgresBinDirectory = PathOf(pgBin),
+                    WorkRoot = PathOf(workDir),
+                    WalParallelism = InputCount.Parse(r.GetValue(walParallelism), InputKey.WalParallelism, RestoreDefaults.WalParallelism, 1, InputLimits.MaxWalParallelism, "WAL files"),
+                    ObjectStore = objectStore,
+                },
+                Checks = new CheckSpec
                 {
                     Path = PathOf(checksFile),
                     Checks = QuickChecks(r.GetValue(expectRows) ?? [], r.GetValue(expectSql) ?? []),
-                    Settings = r.GetValue(database) is { } cnpgDb ? new System.Collections.Hashtable { ["database"] = cnpgDb } : null,
+                    Settings = r.GetValue(database) is { } db ? new System.Collections.Hashtable { ["database"] = db } : null,
                     Objectives = objectives,
                     EvidenceDirectory = evidenceDir,
-                };
-                return await CnpgDrillAsync(k8s.Access(r), r.GetValue(k8s.Namespace), r.GetValue(k8s.Cluster)!, r.GetValue(backupName), r.GetValue(drillNamespace),
-                    new DrillRequest
-                    {
-                        Restore = new RestoreRequest { Backup = null!, Kind = RestoreTargetKind.Cnpg, RecoveryTarget = target, DrillId = id },
-                        Checks = checkSpec,
-                        ReadyTimeout = readyTimeout,
-                        EvidencePath = evidenceDir,
-                        SigningKey = signingKey,
-                        HeartbeatUrl = heartbeat,
-                        TextfileCollectorPath = textfilePath,
-                    }, pushgateway, r.GetValue(json), progress, stdout, stderr, ct).ConfigureAwait(false);
-            }
-            var suite = PathOf(checksFile) is { } checkPath ? CheckFile.Load(checkPath) : null;
-
-            DemoSource? demoSource = null;
-            BarmanCloudCatalog? catalog = null;
-            LocalRestore? restore = null;
-            try
-            {
-                Func<CancellationToken, Task<Backup>> discover;
-                string? defaultDatabase = null;
-                var checks = new List<RestoreCheck>(suite?.Checks ?? []);
-                var checkRun = suite?.RunOptions;
-                if (r.GetValue(demo))
-                {
-                    demoSource = await DemoSource.CreateAsync(restoreOptions, progress, ct).ConfigureAwait(false);
-                    var d = demoSource;
-                    discover = _ => Task.FromResult(d.Backup);
-                    target = d.RecoveryTarget;
-                    if (suite is null)
-                    {
-                        checks.AddRange(d.Checks.Checks);
-                        checkRun = d.Checks.RunOptions;
-                    }
-                }
-                else if (r.GetValue(src.Source) is not null)
-                {
-                    catalog = src.Catalog(r);
-                    var c = catalog;
-                    // By id or name; a backup that is not DONE (a damaged backup.info among them) fails the drill with its reason.
-                    discover = r.GetValue(backupId) is { } wanted ? token => c.GetAsync(wanted, token) : c.GetLatestAsync;
-                }
-                else if (PathOf(baseBackup) is { } bb)
-                {
-                    var wal = PathOf(walArchive);
-                    discover = token => LocalBackupCatalog.ReadBaseBackupAsync(bb, wal, token);
-                }
-                else
-                {
-                    var file = PathOf(dump)!;
-                    var dumped = await LocalBackupCatalog.ReadDumpAsync(file, ct, restoreOptions.PostgresBinDirectory).ConfigureAwait(false);
-                    defaultDatabase = dumped.Name;
-                    discover = _ => Task.FromResult(dumped);
-                }
-
-                var db = r.GetValue(database) ?? defaultDatabase ?? "postgres";
-                if (!r.GetValue(demo) && suite is null) checks.Add(new ConnectivityCheck(db, TimeSpan.FromSeconds(30)));
-                checks.AddRange((r.GetValue(expectRows) ?? []).Select(spec => ParseRowCheck(db, spec)));
-                checks.AddRange((r.GetValue(expectSql) ?? []).Select((spec, i) => ParseSqlCheck(db, spec, i + 1)));
-
-                var record = await DrillRunner.RunAsync(new DrillOptions
-                {
-                    DiscoverBackup = discover,
-                    RecoveryTarget = target,
-                    Checks = checks,
-                    Restore = restoreOptions,
-                    Keep = r.GetValue(keep),
-                    DrillId = id,
-                    SourceDescription = r.GetValue(src.Source) is { } s ? $"{s.TrimEnd('/')}/{r.GetValue(src.ServerName)}" : null,
-                    CheckRun = checkRun,
-                    EvidenceDirectory = evidenceDir,
-                    Objectives = objectives,
-                    Spelling = Spelling,
-                }, progress, ct, created => restore = created).ConfigureAwait(false);
-
-                // The record is the durable evidence: written whatever happened, with no cancellation.
-                var dir = evidenceDir;
-                string? evidenceProblem = null;
-                if (dir is not null)
-                {
-                    try
-                    {
-                        var paths = await EvidenceWriter.WriteAllAsync(record, dir,
-                            new EvidenceOptions { SigningKey = signingKey, TextfileCollectorPath = textfilePath }, CancellationToken.None).ConfigureAwait(false);
-                        await stderr.WriteLineAsync($"Evidence written to {paths.Json}").ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is RestoreOpsException or IOException or UnauthorizedAccessException)
-                    {
-                        // The drill's other outputs (metrics, the printed record) still go out; the exit code carries the problem.
-                        evidenceProblem = FailureText.Of(e, Spelling);
-                        await stderr.WriteLineAsync($"restoreops: the evidence was not written: {evidenceProblem}").ConfigureAwait(false);
-                    }
-                }
-                if (pushgateway is not null)
-                {
-                    var last = EvidenceWriter.LastSuccess(record, dir is not null && Directory.Exists(dir) ? DrillHistory.Load(dir).ForSource(record.Source) : []);
-                    var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
-                    if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
-                }
-                if (heartbeat is not null && evidenceProblem is not null && record.Verdict == DrillVerdict.Passed)
-                {
-                    // A pass without its record is not a proven restore: the missing ping raises the alarm.
-                    await stderr.WriteLineAsync("restoreops: no heartbeat sent: the drill passed but its evidence was not written.").ConfigureAwait(false);
-                }
-                else if (heartbeat is not null)
-                {
-                    // Only a passed drill pings: a missed ping is what pages someone.
-                    var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = heartbeat }, CancellationToken.None).ConfigureAwait(false);
-                    if (record.Verdict == DrillVerdict.Passed && !ping.Sent) await stderr.WriteLineAsync($"restoreops: {ping.Message}").ConfigureAwait(false);
-                }
-                if (r.GetValue(json)) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
-                else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
-                if (record.Cleanup.Kept && restore?.Instance is { IsRunning: true } kept)
-                {
-                    // The private socket needs no password, so nothing secret is printed.
-                    await stderr.WriteLineAsync($"The restored instance keeps running. Connect (as root or OS user {kept.Account.Name}): psql -h {kept.SocketDirectory} -p {kept.Port} -U {kept.Superuser}").ConfigureAwait(false);
-                    var asAccount = kept.Account.IsCurrentUser ? "" : $"runuser -u {kept.Account.Name} -- ";
-                    await stderr.WriteLineAsync($"Remove it when done: {asAccount}{kept.Binaries.Tool("pg_ctl")} -D {kept.DataDirectory} stop -m fast && rm -rf {restore.Cluster.WorkDirectory}").ConfigureAwait(false);
-                }
-                // Scheduled jobs often keep only stderr: the reason must be there too.
-                if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
-                // A passed drill whose evidence is missing is not a pass a schedule may count.
-                return evidenceProblem is not null && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
-            }
-            finally
-            {
-                catalog?.Dispose();
-                if (demoSource is not null) await demoSource.DisposeAsync().ConfigureAwait(false);
-            }
+                },
+                ReadyTimeout = readyTimeout,
+                Keep = r.GetValue(keep),
+                EvidencePath = evidenceDir,
+                SigningKey = signingKey,
+                HeartbeatUrl = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv)),
+                PushgatewayUrl = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url"),
+                TextfileCollectorPath = PathOf(textfile),
+            };
+            return await DrillAsync(request, r.GetValue(json), new TerminalProgress(stderr), stdout, stderr, ct).ConfigureAwait(false);
         });
         return cmd;
     }
 
     /// <summary>
-    /// A drill of a CNPG cluster's newest (or named) completed Backup into a recovery Cluster, through the engine's drill:
-    /// the same record, verdicts, exit codes and cleanup as a local drill.
+    /// A drill through the engine, whatever the source (a CNPG cluster, a Barman catalogue, a local backup, the demo): one
+    /// record, one set of verdicts and exit codes, one cleanup; then what the record means for whoever reads the output.
     /// </summary>
-    private static async Task<int> CnpgDrillAsync(KubernetesAccess access, string? ns, string cluster, string? backupName, string? drillNamespace,
-        DrillRequest shape, Uri? pushgateway, bool json, IProgress<DrillProgress> progress, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private static async Task<int> DrillAsync(DrillRequest request, bool json, IProgress<DrillProgress> progress, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         await using var engine = new RestoreEngine(Spelling);
-        var backups = await engine.GetCnpgBackupsAsync(access, ns, cluster, ct).ConfigureAwait(false);
-        var backup = backupName is null
-            ? backups.FirstOrDefault() ?? throw new ConfigurationException($"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup.",
-                "Take one (kubectl cnpg backup, or a ScheduledBackup), or check --namespace and --cnpg-cluster.")
-            : backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
-                $"CNPG cluster {ns ?? "(context namespace)"}/{cluster} has no completed Backup named {backupName}.",
-                $"List them with: restoreops backups list --cnpg-cluster {cluster}{(ns is null ? "" : $" --namespace {ns}")}");
-        var request = new DrillRequest
-        {
-            Restore = new RestoreRequest
-            {
-                Backup = backup, Kind = RestoreTargetKind.Cnpg, Namespace = drillNamespace, Kubernetes = access,
-                RecoveryTarget = shape.Restore.RecoveryTarget, DrillId = shape.Restore.DrillId,
-            },
-            Checks = shape.Checks,
-            ReadyTimeout = shape.ReadyTimeout,
-            EvidencePath = shape.EvidencePath,
-            SigningKey = shape.SigningKey,
-            HeartbeatUrl = shape.HeartbeatUrl,
-            TextfileCollectorPath = shape.TextfileCollectorPath,
-        };
         var run = await engine.RunDrillAsync(request, progress, ct).ConfigureAwait(false);
         var record = run.Record;
         foreach (var file in run.EvidenceFiles.Where(f => f.EndsWith(".json", StringComparison.Ordinal)))
             await stderr.WriteLineAsync($"Evidence written to {file}").ConfigureAwait(false);
         foreach (var warning in run.Warnings) await stderr.WriteLineAsync($"restoreops: {warning}").ConfigureAwait(false);
-        if (pushgateway is not null)
-        {
-            var dir = shape.EvidencePath;
-            var last = EvidenceWriter.LastSuccess(record, dir is not null && Directory.Exists(dir) ? DrillHistory.Load(dir).ForSource(record.Source) : []);
-            var pushed = await Pushgateway.PushAsync(record, last, new PushgatewayOptions { Url = pushgateway }, CancellationToken.None).ConfigureAwait(false);
-            if (!pushed.Sent) await stderr.WriteLineAsync($"restoreops: {pushed.Message}").ConfigureAwait(false);
-        }
         if (json) await stdout.WriteLineAsync(DrillRecordJson.Serialize(record)).ConfigureAwait(false);
         else await WriteSummaryAsync(stdout, record).ConfigureAwait(false);
+        if (run.KeptTarget is { } kept) await WriteKeptAsync(stderr, kept, request.Restore.WorkRoot).ConfigureAwait(false);
+        // Scheduled jobs often keep only stderr: the reason must be there too.
         if (record.FailureMessage is { } why) await stderr.WriteLineAsync($"restoreops: drill {record.Verdict.ToString().ToLowerInvariant()}: {why}").ConfigureAwait(false);
-        var unrecorded = shape.EvidencePath is not null && run.EvidenceFiles.Count == 0;
-        return unrecorded && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
+        // A passed drill whose evidence is missing is not a pass a schedule may count.
+        return !run.Recorded && record.Verdict == DrillVerdict.Passed ? UsageError : ExitCode(record);
+    }
+
+    /// <summary>How to reach a kept target and how to remove it, in commands this CLI has.</summary>
+    private static async Task WriteKeptAsync(TextWriter stderr, RestoreCluster kept, string? workRoot)
+    {
+        if (kept.Kind == RestoreTargetKind.Local && kept.Connection is { } c)
+        {
+            // The private socket needs no password, so nothing secret is printed.
+            await stderr.WriteLineAsync($"The restored instance {kept.Name} keeps running until {kept.ExpiresAt:yyyy-MM-dd HH:mm} UTC (then a sweep may remove it). " +
+                $"Connect as root or the OS user that runs it: psql -h {c.SocketDirectory ?? c.Host} -p {c.Port} -U {c.Username} {c.Database}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"Remove it when done: restoreops targets remove {kept.Name}{(workRoot is null ? "" : $" --work-dir {workRoot}")}").ConfigureAwait(false);
+        }
+        else
+        {
+            await stderr.WriteLineAsync($"The recovery Cluster {kept} is kept until {kept.ExpiresAt:yyyy-MM-dd HH:mm} UTC (then a sweep may remove it).").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"Remove it when done: restoreops targets remove {kept.Name} --cnpg{(kept.Namespace is null ? "" : $" --namespace {kept.Namespace}")}").ConfigureAwait(false);
+        }
     }
 
     /// <summary>--expect-rows and --expect-sql in the check-file form the engine's checks take (database from --database or the default).</summary>

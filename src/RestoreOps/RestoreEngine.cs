@@ -126,7 +126,8 @@ public sealed class RestoreEngine : IAsyncDisposable
     public async Task<RestoreCluster> NewAsync(RestoreRequest request, CancellationToken ct)
     {
         Redactor.UseEngineSet(_secrets);
-        var handle = await StartAsync(request, request.DrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
+        var backup = request.Backup ?? throw new ArgumentException("A restore target needs RestoreRequest.Backup.", nameof(request));
+        var handle = await StartAsync(request, backup, request.RecoveryTarget, request.DrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
         Handles[Key(handle.Cluster)] = handle;
         return handle.Cluster;
     }
@@ -269,15 +270,76 @@ public sealed class RestoreEngine : IAsyncDisposable
     /// </summary>
     public async Task<DrillRun> RunDrillAsync(DrillRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(request);
         Redactor.UseEngineSet(_secrets);
         var r = request.Restore;
+        var query = r.Backup is null
+            ? request.Source ?? throw new ArgumentException("A drill needs RestoreRequest.Backup or DrillRequest.Source.", nameof(request))
+            : null;
         // Found before a restore is spent on it: the drill could not record its evidence.
         if (request.EvidencePath is { } evidencePath && r.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
-        var options = DrillOptionsFor(r.Backup, r.Kind, r.RecoveryTarget, request.Checks, r.DrillId, request.KeepOnFailure, request.ReadyTimeout ?? TimeSpan.FromMinutes(30),
-            r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null, r.Purpose);
-        var record = await DrillRunner.RunAsync(options, r.Kind,
-            (backup, drillId, token) => StartAsync(r, drillId, token, token), progress, ct).ConfigureAwait(false);
+        var readyTimeout = request.ReadyTimeout ?? RestoreDefaults.ReadyTimeout;
+        var context = r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null;
+        DrillOptions Plan(Backup backup, RecoveryTarget? demoTarget = null, CheckSuite? demoChecks = null) =>
+            DrillOptionsFor(backup, r.Kind, demoTarget is not null && r.RecoveryTarget.Kind == RecoveryTargetKind.Latest ? demoTarget : r.RecoveryTarget,
+                request.Checks, r.DrillId, request.KeepOnFailure, readyTimeout, context, r.Purpose, defaultChecks: demoChecks) with { Keep = request.Keep };
 
+        // A malformed check file or objective is the caller's to fix before anything runs, whatever the backup turns out to be.
+        var options = r.Backup is { } given ? Plan(given) : Plan(PlaceholderBackup(r.Kind)) with { SourceDescription = query!.Description };
+        var owned = new List<IAsyncDisposable>();
+        var target = r.RecoveryTarget;
+        RestoreCluster? last = null;
+        DrillRecord record;
+        try
+        {
+            if (query is not null)
+            {
+                options = options with
+                {
+                    DiscoverBackup = async token =>
+                    {
+                        var found = await query.FindAsync(r, progress, token).ConfigureAwait(false);
+                        if (found.Owned is { } o) owned.Add(o);
+                        return found.Backup;
+                    },
+                    AfterDiscovery = backup =>
+                    {
+                        var planned = Plan(backup, owned.Count > 0 ? DemoTargetOf(backup) : null, owned.OfType<DemoSource>().FirstOrDefault()?.Checks);
+                        target = planned.RecoveryTarget;
+                        // The backup names its source as its catalogue spells it; the query's words served only until it was found.
+                        return planned with { SourceDescription = null };
+                    },
+                };
+            }
+            record = await DrillRunner.RunAsync(options, r.Kind, async (backup, drillId, token) =>
+            {
+                var handle = await StartAsync(r, backup, target, drillId, token, token).ConfigureAwait(false);
+                last = handle.Cluster;
+                return handle;
+            }, progress, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var o in owned) await o.DisposeAsync().ConfigureAwait(false);
+        }
+        return await DeliverAsync(record, request, record.Cleanup.Kept ? last : null).ConfigureAwait(false);
+
+        RecoveryTarget? DemoTargetOf(Backup backup) => owned.OfType<DemoSource>().FirstOrDefault(d => ReferenceEquals(d.Backup, backup))?.RecoveryTarget;
+    }
+
+    /// <summary>Stands in for a backup not found yet, so a drill's checks and objectives are validated before it starts.</summary>
+    private static Backup PlaceholderBackup(RestoreTargetKind kind) => new()
+    {
+        Id = "pending",
+        SourceKind = kind == RestoreTargetKind.Cnpg ? BackupSourceKind.CnpgBackup : BackupSourceKind.BarmanCloud,
+        Source = "pending",
+        Method = "pending",
+        Location = new BackupLocation(),
+    };
+
+    /// <summary>The record goes out: evidence files, metrics to a Pushgateway, and the heartbeat of a pass that was recorded.</summary>
+    private async Task<DrillRun> DeliverAsync(DrillRecord record, DrillRequest request, RestoreCluster? kept)
+    {
         var files = new List<string>();
         var warnings = new List<string>();
         var recorded = true;
@@ -290,9 +352,15 @@ public sealed class RestoreEngine : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or RestoreOpsException)
             {
-                warnings.Add($"The evidence could not be written to {dir}: {FailureText.Of(e, Spelling)}");
+                warnings.Add($"The evidence was not written to {dir}: {FailureText.Of(e, Spelling)}");
                 recorded = false;
             }
+        }
+        if (request.PushgatewayUrl is { } gateway)
+        {
+            var history = request.EvidencePath is { } d && Directory.Exists(d) ? DrillHistory.Load(d).ForSource(record.Source) : [];
+            var pushed = await Pushgateway.PushAsync(record, EvidenceWriter.LastSuccess(record, history), new PushgatewayOptions { Url = gateway }, CancellationToken.None).ConfigureAwait(false);
+            if (!pushed.Sent) warnings.Add(pushed.Message);
         }
         // A pass without its record proves nothing later: the missing ping raises the alarm the missing record needs.
         if (request.HeartbeatUrl is not null && !recorded && record.Verdict == DrillVerdict.Passed)
@@ -302,7 +370,7 @@ public sealed class RestoreEngine : IAsyncDisposable
             var ping = await Heartbeat.SendAsync(record, new HeartbeatOptions { Url = url }, CancellationToken.None).ConfigureAwait(false);
             if (record.Verdict == DrillVerdict.Passed && !ping.Sent) warnings.Add(ping.Message);
         }
-        return new DrillRun(record, files, warnings);
+        return new DrillRun(record, files, warnings, kept) { Recorded = recorded };
     }
 
     /// <summary>Removes the local drill targets this process still tracks (module unload, process exit).</summary>
@@ -339,7 +407,7 @@ public sealed class RestoreEngine : IAsyncDisposable
 
     private DrillOptions DrillOptionsFor(Backup backup, RestoreTargetKind kind, RecoveryTarget target, CheckSpec spec, string? drillId = null,
         bool keepOnFailure = false, TimeSpan? readyTimeout = null, string? context = null, RestorePurpose purpose = RestorePurpose.Drill,
-        string? defaultDatabase = null)
+        string? defaultDatabase = null, CheckSuite? defaultChecks = null)
     {
         var database = defaultDatabase ?? DefaultDatabase(backup, kind);
         var checks = new List<RestoreCheck>();
@@ -358,6 +426,11 @@ public sealed class RestoreEngine : IAsyncDisposable
             var suite = CheckSuite.FromDictionaries(spec.Checks, settings);
             checks.AddRange(suite.Checks);
             run ??= suite.RunOptions;
+        }
+        if (checks.Count == 0 && defaultChecks is not null)
+        {
+            checks.AddRange(defaultChecks.Checks);
+            run = defaultChecks.RunOptions;
         }
         if (checks.Count == 0) checks.Add(new ConnectivityCheck(database, TimeSpan.FromSeconds(30)));
         var names = checks.GroupBy(c => c.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
@@ -388,16 +461,16 @@ public sealed class RestoreEngine : IAsyncDisposable
         : kind == RestoreTargetKind.Cnpg ? "app"
         : "postgres";
 
-    private async Task<IRestoreHandle> StartAsync(RestoreRequest request, string drillId, CancellationToken runToken, CancellationToken ct)
+    private async Task<IRestoreHandle> StartAsync(RestoreRequest request, Backup backup, RecoveryTarget target, string drillId, CancellationToken runToken, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Kind == RestoreTargetKind.Local)
         {
             // Said before anything starts: the background restore would only report it to whoever waits.
-            if (request.Backup.SourceKind == BackupSourceKind.CnpgBackup)
-                throw new ConfigurationException($"Backup {request.Backup.Name ?? request.Backup.Id} is a CNPG Backup resource; a local restore reads the object store itself.",
-                    request.Backup.Location.DestinationPath is { } path
-                        ? $"Read it from its Barman catalogue ({InputKey.DestinationPath.Ref()} {path} {InputKey.ServerName.Ref()} {request.Backup.Location.ServerName ?? "<server name>"} {InputKey.BackupId.Ref()} {request.Backup.Id}) and restore that backup locally, or restore this one into a CNPG recovery Cluster."
+            if (backup.SourceKind == BackupSourceKind.CnpgBackup)
+                throw new ConfigurationException($"Backup {backup.Name ?? backup.Id} is a CNPG Backup resource; a local restore reads the object store itself.",
+                    backup.Location.DestinationPath is { } path
+                        ? $"Read it from its Barman catalogue ({InputKey.DestinationPath.Ref()} {path} {InputKey.ServerName.Ref()} {backup.Location.ServerName ?? "<server name>"} {InputKey.BackupId.Ref()} {backup.Id}) and restore that backup locally, or restore this one into a CNPG recovery Cluster."
                         : "Restore it into a CNPG recovery Cluster, or read its Barman catalogue and restore that backup locally.",
                     parameter: InputKey.Local);
             var store = request.ObjectStore;
@@ -406,17 +479,7 @@ public sealed class RestoreEngine : IAsyncDisposable
                 Redactor.RegisterSecret(store.SecretAccessKey);
                 Redactor.RegisterSecret(store.SessionToken);
             }
-            var restore = LocalRestore.Create(request.Backup, request.RecoveryTarget, new LocalRestoreOptions
-            {
-                WorkRoot = request.WorkRoot,
-                OsUser = request.OsUser,
-                PostgresBinDirectory = request.PostgresBinDirectory,
-                WalParallelism = request.WalParallelism,
-                Purpose = request.Purpose,
-                Expiry = request.Expiry,
-                ObjectStore = store,
-                WrapWalArchive = request.WrapWalArchive,
-            }, drillId);
+            var restore = LocalRestore.Create(backup, target, request.LocalOptions(), drillId);
             // Targets are tracked by name: a second one under a tracked name would replace the first in the table (whose
             // postmaster then outlives every removal) and share its work directory, which its own removal would delete.
             if (Handles.ContainsKey(Key(restore.Cluster)))
@@ -425,7 +488,6 @@ public sealed class RestoreEngine : IAsyncDisposable
             return LocalHandle.Start(restore, runToken);
         }
 
-        var backup = request.Backup;
         if (backup.SourceKind != BackupSourceKind.CnpgBackup)
             throw new ConfigurationException($"Backup {backup.Id} from {backup.Source} is a {backup.SourceKind} backup; only CNPG Backup resources restore into a CNPG recovery Cluster so far.",
                 $"Restore it locally ({InputKey.Local.Ref()}), or pick one of the cluster's CNPG Backups ({InputKey.CnpgCluster.Ref()}).");
@@ -443,7 +505,7 @@ public sealed class RestoreEngine : IAsyncDisposable
                 DrillId = drillId,
                 Namespace = request.Namespace ?? api.Context.Namespace,
                 Name = request.Name,
-                RecoveryTarget = request.RecoveryTarget,
+                RecoveryTarget = target,
                 Purpose = request.Purpose,
                 Expiry = request.Expiry,
                 StorageSize = request.StorageSize,

@@ -48,7 +48,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
 
     /// <summary>How long a target may take to accept sessions (default 30 minutes).</summary>
     [Parameter]
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan Timeout { get; set; } = RestoreDefaults.ReadyTimeout;
 
     /// <summary>Keep the target when the drill did not pass, for a human to find out why (a sweep removes it after -Expiry).</summary>
     [Parameter]

@@ -33,7 +33,7 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
 
     /// <summary>How long to wait before the restore counts as failed (default 30 minutes).</summary>
     [Parameter]
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan Timeout { get; set; } = RestoreDefaults.ReadyTimeout;
 
     /// <inheritdoc />
     protected override void ProcessRecord()

@@ -90,7 +90,7 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
 
     /// <summary>How long a drill target may live before Remove-RestoreCluster -Orphaned removes it (default 6 hours).</summary>
     [Parameter]
-    public TimeSpan Expiry { get; set; } = TimeSpan.FromHours(6);
+    public TimeSpan Expiry { get; set; } = RestoreDefaults.Expiry;
 
     /// <summary>The recovery target the Target* parameters name (latest when none).</summary>
     protected RecoveryTarget RecoveryTarget()

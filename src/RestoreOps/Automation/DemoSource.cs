@@ -12,7 +12,7 @@ namespace RestoreOps.Automation;
 /// real pg_basebackup and WAL archive, more writes on both sides of a recovery target, and the checks that
 /// prove the restore landed exactly at the target. Needs nothing but the PostgreSQL server binaries.
 /// </summary>
-public sealed class DemoSource : IAsyncDisposable
+internal sealed class DemoSource : IAsyncDisposable
 {
     /// <summary>Orders committed before the backup.</summary>
     public const int RowsInBackup = 1000;

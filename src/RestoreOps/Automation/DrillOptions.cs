@@ -5,7 +5,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Automation;
 
 /// <summary>What a drill restores, how it verifies it, and where the evidence goes.</summary>
-public sealed class DrillOptions
+internal sealed record DrillOptions
 {
     /// <summary>Finds the backup to restore (the Discover phase). Its time is recorded but is not restore time.</summary>
     public required Func<CancellationToken, Task<Backup>> DiscoverBackup { get; init; }
@@ -38,4 +38,9 @@ public sealed class DrillOptions
     public InputSpelling Spelling { get; init; }
     /// <summary>Kubernetes context the drill used, for the record's environment (null for local drills).</summary>
     public string? KubernetesContext { get; init; }
+    /// <summary>
+    /// What the drill does once it knows its backup: the checks' default database and a demo's own target and checks
+    /// depend on it. Null: these options as they are.
+    /// </summary>
+    internal Func<Backup, DrillOptions>? AfterDiscovery { get; init; }
 }

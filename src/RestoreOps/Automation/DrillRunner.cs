@@ -18,7 +18,7 @@ namespace RestoreOps.Automation;
 /// Console.WriteLine($"{record.Verdict}: RTO {record.RestoreDuration}");
 /// </code>
 /// </example>
-public static class DrillRunner
+internal static class DrillRunner
 {
     /// <summary>The RestoreOps version written into records.</summary>
     public static string ToolVersion { get; } =
@@ -77,6 +77,12 @@ public static class DrillRunner
                 throw;
             }
             record.Phases.Replace(discover, discover.End(true, $"{backup.Method} backup {backup.Id}"));
+            if (options.AfterDiscovery is { } plan)
+            {
+                options = plan(backup);
+                record.RecoveryTarget = options.RecoveryTarget.ToString();
+                record.Source = options.SourceDescription;
+            }
             record.Source ??= backup.Source;
             record.Backup = BackupSummary.From(backup);
             record.BackupAge = backup.EndTime is { } end ? record.StartedAt - end : null;
@@ -84,7 +90,7 @@ public static class DrillRunner
             restore = await start(backup, record.DrillId, cancellationToken).ConfigureAwait(false);
             try
             {
-                await restore.WaitReadyAsync(options.ReadyTimeout ?? (kind == RestoreTargetKind.Local ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(30)),
+                await restore.WaitReadyAsync(options.ReadyTimeout ?? (kind == RestoreTargetKind.Local ? Timeout.InfiniteTimeSpan : RestoreDefaults.ReadyTimeout),
                     progress, cancellationToken).ConfigureAwait(false);
             }
             finally

@@ -10,8 +10,11 @@ namespace RestoreOps.Automation;
 /// </example>
 public sealed class RestoreRequest
 {
-    /// <summary>The backup to restore (from Get-CnpgBackup, Get-BarmanBackup or Get-LocalBackup).</summary>
-    public required Backup Backup { get; init; }
+    /// <summary>
+    /// The backup to restore (from Get-CnpgBackup, Get-BarmanBackup or Get-LocalBackup). Required to create a target;
+    /// a drill may leave it out and name a <see cref="DrillRequest.Source"/> instead.
+    /// </summary>
+    public Backup? Backup { get; init; }
     /// <summary>A temporary CNPG Cluster or a local ephemeral instance.</summary>
     public RestoreTargetKind Kind { get; init; } = RestoreTargetKind.Cnpg;
     /// <summary>Where replay stops.</summary>
@@ -19,7 +22,7 @@ public sealed class RestoreRequest
     /// <summary>Drill (expires, always removed) or recovery (kept, never swept).</summary>
     public RestorePurpose Purpose { get; init; } = RestorePurpose.Drill;
     /// <summary>How long a drill target may live before a sweep removes it.</summary>
-    public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+    public TimeSpan Expiry { get; init; } = RestoreDefaults.Expiry;
     /// <summary>Drill id; generated when null.</summary>
     /// <exception cref="ConfigurationException">Not a safe id (see <see cref="DrillIds"/>): it names files, directories and labels.</exception>
     public string? DrillId { get; init => field = DrillIds.Validate(value); }
@@ -44,10 +47,23 @@ public sealed class RestoreRequest
     /// <summary>Local: PostgreSQL binaries directory.</summary>
     public string? PostgresBinDirectory { get; init; }
     /// <summary>Local: WAL files fetched at once ahead of replay.</summary>
-    public int WalParallelism { get; init; } = 8;
+    public int WalParallelism { get; init; } = RestoreDefaults.WalParallelism;
     /// <summary>Local: object-store access for Barman Cloud backups (resolved from the environment when null).</summary>
     public ObjectStoreOptions? ObjectStore { get; init; }
 
     /// <summary>Test seam, passed to <see cref="Local.LocalRestoreOptions.WrapWalArchive"/>: holds replay at a known point.</summary>
     internal Func<Wal.IWalArchive, Wal.IWalArchive>? WrapWalArchive { get; init; }
+
+    /// <summary>The local restore's settings: the one place a request becomes them, so a field added here reaches the restore.</summary>
+    internal Local.LocalRestoreOptions LocalOptions() => new()
+    {
+        WorkRoot = WorkRoot,
+        OsUser = OsUser,
+        PostgresBinDirectory = PostgresBinDirectory,
+        WalParallelism = WalParallelism,
+        Purpose = Purpose,
+        Expiry = Expiry,
+        ObjectStore = ObjectStore,
+        WrapWalArchive = WrapWalArchive,
+    };
 }

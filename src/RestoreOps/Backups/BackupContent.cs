@@ -6,7 +6,7 @@ using RestoreOps.Wal;
 namespace RestoreOps.Backups;
 
 /// <summary>What one base-backup archive restores into.</summary>
-public enum ArchiveRole
+internal enum ArchiveRole
 {
     /// <summary>PGDATA (data.tar, its split parts, base.tar).</summary>
     Data,
@@ -26,7 +26,7 @@ public enum ArchiveRole
 /// given. Read it to its end, past the tar end-of-archive marker: only there are the transfer's length and checksum
 /// (and a compressed archive's trailer) checked.
 /// </param>
-public sealed record BaseArchive(string Name, ArchiveRole Role, string? TablespaceOid, long? Size, Func<IProgress<ObjectReadProgress>?, CancellationToken, Task<Stream>> Open)
+internal sealed record BaseArchive(string Name, ArchiveRole Role, string? TablespaceOid, long? Size, Func<IProgress<ObjectReadProgress>?, CancellationToken, Task<Stream>> Open)
 {
     /// <summary>Classifies an archive by its name: data.tar*, data_0001.tar*, base.tar*, pg_wal.tar*, &lt;oid&gt;.tar*.</summary>
     public static (ArchiveRole Role, string? Oid)? Classify(string fileName)
@@ -43,7 +43,7 @@ public sealed record BaseArchive(string Name, ArchiveRole Role, string? Tablespa
 }
 
 /// <summary>The bytes of a backup: its base archives and the WAL archive that continues it.</summary>
-public sealed class BackupContent : IDisposable
+internal sealed class BackupContent : IDisposable
 {
     private readonly IDisposable? _owned;
 

@@ -14,7 +14,7 @@ namespace RestoreOps.Backups;
 /// server folder), and <c>compression</c> is <c>None</c> even for <c>--gzip</c> backups. The backup id is
 /// not in the file at all: it is the folder name.
 /// </remarks>
-public sealed class BackupInfoFile
+internal sealed class BackupInfoFile
 {
     private static readonly string[] TimeFormats =
     [

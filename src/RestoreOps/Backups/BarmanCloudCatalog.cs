@@ -17,7 +17,7 @@ namespace RestoreOps.Backups;
 /// var latest = await catalog.GetLatestAsync(ct);
 /// </code>
 /// </example>
-public sealed class BarmanCloudCatalog : IDisposable
+internal sealed class BarmanCloudCatalog : IDisposable
 {
     private const int ParallelReads = 8;
 

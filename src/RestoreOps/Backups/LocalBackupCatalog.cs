@@ -11,7 +11,7 @@ using RestoreOps.Wal;
 namespace RestoreOps.Backups;
 
 /// <summary>Describes backups on local disk: a <c>pg_basebackup -Ft</c> directory with a WAL archive, or a <c>pg_dump -Fc</c> file.</summary>
-public static partial class LocalBackupCatalog
+internal static partial class LocalBackupCatalog
 {
     /// <summary>
     /// Reads a pg_basebackup tar-format directory: backup_label and PG_VERSION from base.tar, the stop point

@@ -5,7 +5,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Cnpg;
 
 /// <summary>How a CNPG cluster's backups are reached.</summary>
-public enum CnpgBackupMethod
+internal enum CnpgBackupMethod
 {
     /// <summary>In-tree <c>spec.backup.barmanObjectStore</c> (deprecated since CNPG 1.26).</summary>
     BarmanObjectStore,
@@ -16,7 +16,7 @@ public enum CnpgBackupMethod
 }
 
 /// <summary>Turns CNPG <c>Backup</c> resources into pipeline <see cref="Backup"/>s.</summary>
-public static class CnpgBackups
+internal static class CnpgBackups
 {
     /// <summary>
     /// The completed backups of <paramref name="cluster"/>, newest first by <c>status.stoppedAt</c> (creation time

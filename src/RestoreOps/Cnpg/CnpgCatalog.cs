@@ -13,7 +13,7 @@ namespace RestoreOps.Cnpg;
 /// var source = await CnpgCatalog.GetSourceAsync(api, "prod", "shop-db", ct);
 /// </code>
 /// </example>
-public static class CnpgCatalog
+internal static class CnpgCatalog
 {
     /// <summary>
     /// The completed backups of cluster <paramref name="cluster"/> (null: of every cluster) in <paramref name="ns"/>

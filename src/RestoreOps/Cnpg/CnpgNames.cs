@@ -1,7 +1,7 @@
 namespace RestoreOps.Cnpg;
 
 /// <summary>CNPG's status strings, labels and names in one place (from api/v1 *_types.go; see shared/cnpg/FACTS.md).</summary>
-public static class CnpgNames
+internal static class CnpgNames
 {
     /// <summary>API group of Cluster and Backup.</summary>
     public const string Group = "postgresql.cnpg.io";

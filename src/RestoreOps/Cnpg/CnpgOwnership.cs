@@ -9,7 +9,7 @@ namespace RestoreOps.Cnpg;
 /// expiry, and never a recovery target (purpose <c>recovery</c>).
 /// </summary>
 /// <example><code>CnpgOwnership.AssertOwned(cluster, drillId); // before every DELETE</code></example>
-public static class CnpgOwnership
+internal static class CnpgOwnership
 {
     /// <summary>The label selector that finds one drill's objects (CNPG copies cluster labels to its PVCs and pods).</summary>
     public static string DrillSelector(string drillId) => $"{CnpgNames.ManagedByLabel}={CnpgNames.ManagedByValue},{CnpgNames.DrillIdLabel}={drillId}";

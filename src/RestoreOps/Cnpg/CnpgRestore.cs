@@ -16,7 +16,7 @@ namespace RestoreOps.Cnpg;
 /// await using var connection = await restore.ConnectAsync(CnpgConnectRoute.PortForward, ct);
 /// </code>
 /// </example>
-public enum CnpgConnectRoute
+internal enum CnpgConnectRoute
 {
     /// <summary>The <c>-rw</c> service when running inside a cluster (KUBERNETES_SERVICE_HOST set), else a port-forward.</summary>
     Auto,
@@ -40,7 +40,7 @@ public enum CnpgConnectRoute
 /// var cleanup = await restore.RemoveAsync(ct);
 /// </code>
 /// </example>
-public sealed class CnpgRestore : IAsyncDisposable
+internal sealed class CnpgRestore : IAsyncDisposable
 {
     private const int EventsShown = 5;
     private static readonly TimeSpan DiagnosisTimeout = TimeSpan.FromSeconds(30);
@@ -471,7 +471,7 @@ public sealed class CnpgRestore : IAsyncDisposable
 /// Console.WriteLine(connection);   // app@127.0.0.1:41234/shop
 /// </code>
 /// </example>
-public sealed class CnpgConnection : IAsyncDisposable
+internal sealed class CnpgConnection : IAsyncDisposable
 {
     private readonly string _password;
     private readonly PortForward? _forward;

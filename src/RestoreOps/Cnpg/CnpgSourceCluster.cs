@@ -12,7 +12,7 @@ namespace RestoreOps.Cnpg;
 /// <param name="ApplicationDatabase">Its application database (initdb/recovery database), default <c>app</c>.</param>
 /// <param name="ApplicationOwner">Its owner role.</param>
 /// <param name="StorageSize">Its data volume size, the default for the drill's.</param>
-public sealed record CnpgSourceCluster(string Name, string Namespace, string? ImageName, string? PluginObjectStore, string ServerName,
+internal sealed record CnpgSourceCluster(string Name, string Namespace, string? ImageName, string? PluginObjectStore, string ServerName,
     JsonObject? BarmanObjectStore, string ApplicationDatabase, string ApplicationOwner, string? StorageSize = null)
 {
     /// <summary>Reads a Cluster resource.</summary>

@@ -17,7 +17,7 @@ namespace RestoreOps.Cnpg;
 /// if (problems.Count > 0) throw new ConfigurationException(string.Join("; ", problems));
 /// </code>
 /// </example>
-public sealed partial class CrdSchema
+internal sealed partial class CrdSchema
 {
     private static readonly ConcurrentDictionary<string, CrdSchema> Cache = new(StringComparer.Ordinal);
     private readonly JsonObject _schema;

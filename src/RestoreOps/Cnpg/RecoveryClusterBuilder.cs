@@ -5,7 +5,7 @@ using RestoreOps.Model;
 namespace RestoreOps.Cnpg;
 
 /// <summary>What to restore, where, and how big.</summary>
-public sealed class RecoveryClusterRequest
+internal sealed class RecoveryClusterRequest
 {
     /// <summary>The cluster whose backup is restored.</summary>
     public required CnpgSourceCluster Source { get; init; }
@@ -22,7 +22,7 @@ public sealed class RecoveryClusterRequest
     /// <summary>Drill (expires, removed) or recovery (kept).</summary>
     public RestorePurpose Purpose { get; init; } = RestorePurpose.Drill;
     /// <summary>Lifetime of a drill cluster before a sweep may remove it.</summary>
-    public TimeSpan Expiry { get; init; } = TimeSpan.FromHours(6);
+    public TimeSpan Expiry { get; init; } = RestoreDefaults.Expiry;
     /// <summary>Volume size (default: the source's, else 10Gi).</summary>
     public string? StorageSize { get; init; }
     /// <summary>Storage class (default: the cluster default).</summary>
@@ -48,7 +48,7 @@ public sealed class RecoveryClusterRequest
 /// // validated against the CRD and the safety rules; ready to POST
 /// </code>
 /// </example>
-public static class RecoveryClusterBuilder
+internal static class RecoveryClusterBuilder
 {
     private const string Origin = "origin";
 

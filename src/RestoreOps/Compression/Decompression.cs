@@ -10,7 +10,7 @@ namespace RestoreOps.Compression;
 /// The compressions Barman Cloud writes (<c>gzip</c>, <c>bzip2</c>, <c>xz</c>, <c>zstd</c>, <c>lz4</c>, <c>snappy</c>):
 /// recognising them by file suffix and opening decompressing streams.
 /// </summary>
-public static class Decompression
+internal static class Decompression
 {
     /// <summary>gzip (<c>.gz</c>).</summary>
     public const string Gzip = "gzip";

@@ -50,6 +50,8 @@ public enum InputKey
     DrillNamespace,
     /// <summary>The CNPG cluster whose backups are used.</summary>
     CnpgCluster,
+    /// <summary>The name of one CNPG <c>Backup</c> resource.</summary>
+    BackupName,
     /// <summary>The name the user gives a restore target (not a recovery target's restore point name).</summary>
     RestoreTargetName,
     /// <summary>Restore into a local instance instead of a CNPG recovery Cluster.</summary>
@@ -131,6 +133,7 @@ public static class InputKeys
         [InputKey.Namespace] = ("the namespace", "--namespace", "Namespace"),
         [InputKey.DrillNamespace] = ("the drill namespace", "--drill-namespace", "Namespace"),
         [InputKey.CnpgCluster] = ("the CNPG cluster", "--cnpg-cluster", "Cluster"),
+        [InputKey.BackupName] = ("the CNPG Backup's name", "--backup-name", "Name"),
         // The CLI names a drill's target after its drill id; only PowerShell lets the user pick the name.
         [InputKey.RestoreTargetName] = ("the target's name", null, "Name"),
         // The CLI's CNPG drills are CNPG restores throughout; a local restore is chosen by the source there.

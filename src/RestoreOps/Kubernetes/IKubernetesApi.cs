@@ -18,7 +18,7 @@ namespace RestoreOps.Kubernetes;
 ///     if (e.Object["status"]?["phase"]?.GetValue&lt;string&gt;() == "Cluster in healthy state") break;
 /// </code>
 /// </example>
-public interface IKubernetesApi
+internal interface IKubernetesApi
 {
     /// <summary>Pass as namespace to list or watch every namespace.</summary>
     public const string AllNamespaces = "*";
@@ -66,11 +66,11 @@ public interface IKubernetesApi
 /// <param name="Items">Objects, with <c>apiVersion</c> and <c>kind</c> filled in.</param>
 /// <param name="ResourceVersion">The list's resourceVersion.</param>
 /// <example><code>var list = await api.ListAsync(ResourceKind.Pod, "drills", "cnpg.io/cluster=pg-restore", null, ct);</code></example>
-public sealed record KubernetesList(IReadOnlyList<JsonObject> Items, string ResourceVersion);
+internal sealed record KubernetesList(IReadOnlyList<JsonObject> Items, string ResourceVersion);
 
 /// <summary>What a delete does with dependents (pods of a Job, PVCs owned by a Cluster…).</summary>
 /// <example><code>await api.DeleteAsync(ResourceKind.Cluster, "drills", "pg-restore", DeletePropagation.Foreground, ct);</code></example>
-public enum DeletePropagation
+internal enum DeletePropagation
 {
     /// <summary>Delete returns at once; the garbage collector removes dependents afterwards.</summary>
     Background,
@@ -82,7 +82,7 @@ public enum DeletePropagation
 
 /// <summary>Type of a watch event.</summary>
 /// <example><code>if (e.Type is WatchEventType.Bookmark) continue;</code></example>
-public enum WatchEventType
+internal enum WatchEventType
 {
     /// <summary>The object appeared (or was present when the watch started).</summary>
     Added,
@@ -99,7 +99,7 @@ public enum WatchEventType
 /// <param name="Object">The object (for a bookmark, only <c>metadata.resourceVersion</c>).</param>
 /// <param name="FromRelist">True when synthesised from a re-list after 410 Gone rather than sent by the server.</param>
 /// <example><code>if (e.Type == WatchEventType.Deleted) Console.WriteLine(e.Name);</code></example>
-public sealed record WatchEvent(WatchEventType Type, JsonObject Object, bool FromRelist = false)
+internal sealed record WatchEvent(WatchEventType Type, JsonObject Object, bool FromRelist = false)
 {
     /// <summary><c>metadata.name</c>.</summary>
     public string? Name => Object["metadata"]?["name"]?.GetValue<string>();
@@ -116,4 +116,4 @@ public sealed record WatchEvent(WatchEventType Type, JsonObject Object, bool Fro
 /// <param name="UserName">kubeconfig user entry, or the service account when in-cluster.</param>
 /// <param name="ClusterName">kubeconfig cluster entry.</param>
 /// <example><code>Console.WriteLine($"{api.Context.ContextName} → {api.Context.Server} ({api.Context.Namespace})");</code></example>
-public sealed record KubernetesContext(Uri Server, string ContextName, string Namespace, string UserName, string ClusterName);
+internal sealed record KubernetesContext(Uri Server, string ContextName, string Namespace, string UserName, string ClusterName);

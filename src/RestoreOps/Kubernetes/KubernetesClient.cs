@@ -22,7 +22,7 @@ namespace RestoreOps.Kubernetes;
 /// var connectionString = $"Host=127.0.0.1;Port={forward.LocalPort};Username=app";
 /// </code>
 /// </example>
-public sealed class KubernetesClient : IKubernetesApi, IDisposable
+internal sealed class KubernetesClient : IKubernetesApi, IDisposable
 {
     private const string PortForwardProtocol = "v4.channel.k8s.io";
     private readonly KubernetesConfig _config;

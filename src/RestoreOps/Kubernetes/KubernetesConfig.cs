@@ -18,7 +18,7 @@ namespace RestoreOps.Kubernetes;
 /// using var api = new KubernetesClient(config);
 /// </code>
 /// </example>
-public sealed class KubernetesConfig
+internal sealed class KubernetesConfig
 {
     /// <summary>How often a token file is re-read even when it looks unchanged.</summary>
     internal static readonly TimeSpan TokenFileMaxAge = TimeSpan.FromMinutes(1);

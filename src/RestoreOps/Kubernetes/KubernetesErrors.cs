@@ -19,7 +19,7 @@ namespace RestoreOps.Kubernetes;
 /// catch (KubernetesApiException e) when (e.StatusCode == 409) { /* already there */ }
 /// </code>
 /// </example>
-public class KubernetesApiException : RestoreOpsException
+internal class KubernetesApiException : RestoreOpsException
 {
     /// <summary>Creates the exception.</summary>
     public KubernetesApiException(FailureKind kind, string message, string? fix, int? statusCode, string? reason,
@@ -46,7 +46,7 @@ public class KubernetesApiException : RestoreOpsException
 /// <param name="Namespace">Namespace, or null at cluster scope / across namespaces.</param>
 /// <param name="Name">Object name when the request was about one object.</param>
 /// <param name="Subresource">e.g. <c>portforward</c>.</param>
-public sealed record KubernetesRequest(string Verb, ResourceKind Kind, string? Namespace, string? Name, string? Subresource = null)
+internal sealed record KubernetesRequest(string Verb, ResourceKind Kind, string? Namespace, string? Name, string? Subresource = null)
 {
     /// <summary>Resource as written in a Role rule: <c>clusters</c> or <c>pods/portforward</c>.</summary>
     public string RuleResource => Subresource is null ? Kind.Plural : $"{Kind.Plural}/{Subresource}";
@@ -60,7 +60,7 @@ public sealed record KubernetesRequest(string Verb, ResourceKind Kind, string? N
 
 /// <summary>Kubernetes refused the credentials (401) or the permission (403). <see cref="FailureKind.Infrastructure"/>.</summary>
 /// <example><code>catch (KubernetesForbiddenException e) { Console.Error.WriteLine(e.Message); /* names the Role rule to add */ }</code></example>
-public sealed class KubernetesForbiddenException(string message, string fix, int statusCode, KubernetesRequest? request, string? user)
+internal sealed class KubernetesForbiddenException(string message, string fix, int statusCode, KubernetesRequest? request, string? user)
     : KubernetesApiException(FailureKind.Infrastructure, message, fix, statusCode, statusCode == 401 ? "Unauthorized" : "Forbidden", request)
 {
     /// <summary>The identity the server saw, when it said so (e.g. <c>system:serviceaccount:ci:restoreops</c>).</summary>
@@ -69,7 +69,7 @@ public sealed class KubernetesForbiddenException(string message, string fix, int
 
 /// <summary>The object (or its resource type) does not exist (404). <see cref="FailureKind.Configuration"/>: a name the user gave.</summary>
 /// <example><code>var pod = await api.TryGetAsync(ResourceKind.Pod, "drills", "pg-1", ct); // null instead of this exception</code></example>
-public sealed class KubernetesNotFoundException(string message, string fix, KubernetesRequest? request, bool resourceTypeMissing)
+internal sealed class KubernetesNotFoundException(string message, string fix, KubernetesRequest? request, bool resourceTypeMissing)
     : KubernetesApiException(FailureKind.Configuration, message, fix, 404, "NotFound", request)
 {
     /// <summary>True when the server does not know the resource type at all (CRD not installed), not just the object.</summary>
@@ -78,7 +78,7 @@ public sealed class KubernetesNotFoundException(string message, string fix, Kube
 
 /// <summary>409: the object already exists, or was changed since it was read. <see cref="FailureKind.Infrastructure"/>.</summary>
 /// <example><code>catch (KubernetesConflictException e) when (e.AlreadyExists) { }</code></example>
-public sealed class KubernetesConflictException(string message, string fix, string? reason, KubernetesRequest? request)
+internal sealed class KubernetesConflictException(string message, string fix, string? reason, KubernetesRequest? request)
     : KubernetesApiException(FailureKind.Infrastructure, message, fix, 409, reason, request)
 {
     /// <summary>True for <c>AlreadyExists</c>, false for an optimistic-concurrency <c>Conflict</c>.</summary>
@@ -87,7 +87,7 @@ public sealed class KubernetesConflictException(string message, string fix, stri
 
 /// <summary>422: the server (or an admission webhook / CRD schema) rejected the object. <see cref="FailureKind.Configuration"/>.</summary>
 /// <example><code>catch (KubernetesInvalidException e) { foreach (var c in e.Causes) Console.WriteLine($"{c.Field}: {c.Message}"); }</code></example>
-public sealed class KubernetesInvalidException(string message, string fix, IReadOnlyList<KubernetesCause> causes, KubernetesRequest? request)
+internal sealed class KubernetesInvalidException(string message, string fix, IReadOnlyList<KubernetesCause> causes, KubernetesRequest? request)
     : KubernetesApiException(FailureKind.Configuration, message, fix, 422, "Invalid", request, details: string.Join("\n", causes.Select(c => "  " + c)))
 {
     /// <summary>The server's field-level causes.</summary>
@@ -99,7 +99,7 @@ public sealed class KubernetesInvalidException(string message, string fix, IRead
 /// <param name="Field">JSON path of the offending field, e.g. <c>spec.instances</c>.</param>
 /// <param name="Message">Why it was rejected.</param>
 /// <param name="Reason">Machine reason, e.g. <c>FieldValueInvalid</c>.</param>
-public sealed record KubernetesCause(string? Field, string Message, string? Reason = null)
+internal sealed record KubernetesCause(string? Field, string Message, string? Reason = null)
 {
     /// <inheritdoc />
     public override string ToString() => Field is null ? Message : $"{Field}: {Message}";
@@ -110,7 +110,7 @@ public sealed record KubernetesCause(string? Field, string Message, string? Reas
 /// failures, 429 and 5xx. <see cref="FailureKind.Infrastructure"/>.
 /// </summary>
 /// <example><code>catch (KubernetesUnavailableException e) when (e.IsTimeout) { /* retry later */ }</code></example>
-public sealed class KubernetesUnavailableException(string message, string fix, int? statusCode, KubernetesRequest? request, bool isTimeout, Exception? inner = null)
+internal sealed class KubernetesUnavailableException(string message, string fix, int? statusCode, KubernetesRequest? request, bool isTimeout, Exception? inner = null)
     : KubernetesApiException(FailureKind.Infrastructure, message, fix, statusCode, isTimeout ? "Timeout" : null, request, inner)
 {
     /// <summary>True when the request timed out (client side or the server's 504 / Timeout reason).</summary>

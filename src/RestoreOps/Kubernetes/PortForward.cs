@@ -19,7 +19,7 @@ namespace RestoreOps.Kubernetes;
 /// await db.OpenAsync(ct);
 /// </code>
 /// </example>
-public sealed class PortForward : IAsyncDisposable
+internal sealed class PortForward : IAsyncDisposable
 {
     // Channel 0 carries the data of the first (only) port, channel 1 its error text. The server first sends
     // the port number (2 bytes, little-endian) on each channel; only what follows is payload.

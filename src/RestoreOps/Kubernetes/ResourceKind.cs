@@ -14,7 +14,7 @@ namespace RestoreOps.Kubernetes;
 /// <param name="Plural">The resource name used in URLs and Role rules, e.g. <c>clusters</c>.</param>
 /// <param name="Kind">The object's <c>kind</c> field, e.g. <c>Cluster</c>.</param>
 /// <param name="Namespaced">Whether objects live in a namespace (Role) or at cluster scope (ClusterRole).</param>
-public sealed record ResourceKind(string Group, string Version, string Plural, string Kind, bool Namespaced = true)
+internal sealed record ResourceKind(string Group, string Version, string Plural, string Kind, bool Namespaced = true)
 {
     /// <summary>CloudNativePG <c>Cluster</c>.</summary>
     public static readonly ResourceKind Cluster = new("postgresql.cnpg.io", "v1", "clusters", "Cluster");

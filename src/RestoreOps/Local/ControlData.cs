@@ -7,7 +7,7 @@ namespace RestoreOps.Local;
 /// The parts of <c>pg_controldata</c> a restore needs: the source's settings that a hot standby must match or
 /// exceed, or recovery stops with "insufficient parameter settings".
 /// </summary>
-public sealed class ControlData
+internal sealed class ControlData
 {
     private readonly Dictionary<string, string> _values;
 

@@ -18,7 +18,7 @@ namespace RestoreOps.Local;
 /// await pg.StopAsync();
 /// </code>
 /// </example>
-public sealed class LocalInstance : IAsyncDisposable
+internal sealed class LocalInstance : IAsyncDisposable
 {
     private Process? _process;
 

@@ -23,7 +23,7 @@ namespace RestoreOps.Local;
 /// finally { var outcome = await restore.RemoveAsync(); }
 /// </code>
 /// </example>
-public sealed partial class LocalRestore : IAsyncDisposable
+internal sealed partial class LocalRestore : IAsyncDisposable
 {
     private readonly LocalRestoreOptions _options;
     private readonly string _password = ScramVerifier.NewPassword();

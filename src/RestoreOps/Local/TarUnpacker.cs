@@ -6,14 +6,14 @@ namespace RestoreOps.Local;
 /// <param name="Entries">Entries written.</param>
 /// <param name="Bytes">File bytes written.</param>
 /// <param name="Symlinks">Symbolic links found (name → target); never created as given, see <see cref="TarUnpacker"/>.</param>
-public sealed record UnpackStats(int Entries, long Bytes, IReadOnlyDictionary<string, string> Symlinks);
+internal sealed record UnpackStats(int Entries, long Bytes, IReadOnlyDictionary<string, string> Symlinks);
 
 /// <summary>
 /// Streams a tar archive into a directory. Entries that would land outside the directory are refused, and
 /// symbolic links are reported instead of created: in a PostgreSQL backup they point at the source
 /// machine's tablespace locations, and following them would write outside the isolated restore.
 /// </summary>
-public static class TarUnpacker
+internal static class TarUnpacker
 {
     /// <summary>Unpacks <paramref name="tar"/> (already decompressed) into <paramref name="destination"/>.</summary>
     public static async Task<UnpackStats> UnpackAsync(Stream tar, string destination, string archiveName, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ namespace RestoreOps.ObjectStore;
 /// <param name="Key">Full key inside the bucket.</param>
 /// <param name="Size">Size in bytes.</param>
 /// <param name="LastModified">Last-modified instant (UTC).</param>
-public sealed record ObjectEntry(string Key, long Size, DateTimeOffset LastModified);
+internal sealed record ObjectEntry(string Key, long Size, DateTimeOffset LastModified);
 
 /// <summary>How far the read of one object has got.</summary>
 /// <param name="BytesRead">Bytes of the object delivered so far.</param>
@@ -16,7 +16,7 @@ public readonly record struct ObjectReadProgress(long BytesRead, long? TotalByte
 /// Read-only access to one bucket of an object store. RestoreOps never writes to or deletes from a
 /// store it reads backups from, so the interface has no way to.
 /// </summary>
-public interface IObjectStore : IDisposable
+internal interface IObjectStore : IDisposable
 {
     /// <summary>The bucket's URL form, e.g. <c>s3://backups</c>, for messages.</summary>
     string Describe(string key);

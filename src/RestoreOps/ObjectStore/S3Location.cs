@@ -3,7 +3,7 @@ namespace RestoreOps.ObjectStore;
 /// <summary>An <c>s3://bucket/some/path</c> location: the bucket and a key prefix without slashes at either end.</summary>
 /// <param name="Bucket">Bucket name.</param>
 /// <param name="Prefix">Key prefix inside the bucket, empty for the bucket root, never ending in <c>/</c>.</param>
-public sealed record S3Location(string Bucket, string Prefix)
+internal sealed record S3Location(string Bucket, string Prefix)
 {
     private const string Scheme = "s3://";
 

@@ -12,7 +12,7 @@ namespace RestoreOps.ObjectStore;
 /// <see cref="IObjectStore"/> over one bucket of AWS S3 or an S3-compatible store (MinIO, Ceph, s3rver…),
 /// with SDK errors translated into messages that name the object and the fix.
 /// </summary>
-public sealed class S3ObjectStore : IObjectStore
+internal sealed class S3ObjectStore : IObjectStore
 {
     private readonly IAmazonS3 _client;
     private readonly bool _ownsClient;

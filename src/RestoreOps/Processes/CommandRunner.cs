@@ -5,7 +5,7 @@ using System.Text;
 namespace RestoreOps.Processes;
 
 /// <summary>Exit code and captured output of a finished command.</summary>
-public sealed record CommandResult(int ExitCode, string StandardOutput, string StandardError)
+internal sealed record CommandResult(int ExitCode, string StandardOutput, string StandardError)
 {
     /// <summary>The last lines of standard error (or output), for diagnoses.</summary>
     public string Tail(int lines = 15)
@@ -20,7 +20,7 @@ public sealed record CommandResult(int ExitCode, string StandardOutput, string S
 /// Runs external programs, optionally as another OS account (via <c>setpriv</c>, which execs in place so the
 /// child's pid is the program's own), and kills them when the work is cancelled.
 /// </summary>
-public static class CommandRunner
+internal static class CommandRunner
 {
     /// <summary>Builds the start info, switching account when <paramref name="runAs"/> is not the current user.</summary>
     public static ProcessStartInfo CreateStartInfo(string file, IEnumerable<string> arguments, OsAccount? runAs,

@@ -6,7 +6,7 @@ namespace RestoreOps.Processes;
 /// The operating-system account that runs PostgreSQL. PostgreSQL refuses to run as root, so when RestoreOps
 /// itself is root (CI, containers) the instance runs as an unprivileged account, <c>postgres</c> by default.
 /// </summary>
-public sealed class OsAccount
+internal sealed class OsAccount
 {
     private OsAccount(string name, uint uid, uint gid, string home, bool isCurrent)
     {

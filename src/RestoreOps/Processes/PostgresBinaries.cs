@@ -7,7 +7,7 @@ namespace RestoreOps.Processes;
 /// A directory of PostgreSQL server binaries of one major version. A restore must use the backup's major
 /// version: PostgreSQL cannot read another major's data directory.
 /// </summary>
-public sealed partial class PostgresBinaries
+internal sealed partial class PostgresBinaries
 {
     private PostgresBinaries(string directory, int major, string version)
     {

@@ -9,7 +9,7 @@ namespace RestoreOps.Wal;
 /// segments in <c>wals/&lt;first 16 hex&gt;/&lt;24 hex&gt;[.gz|.bz2|.xz|.zst|.lz4|.snappy]</c>, timeline history files
 /// directly in <c>wals/0000000N.history[.suffix]</c>.
 /// </summary>
-public sealed class BarmanCloudWalArchive : IWalArchive, IDisposable
+internal sealed class BarmanCloudWalArchive : IWalArchive, IDisposable
 {
     private readonly IObjectStore _store;
     private readonly bool _ownsStore;

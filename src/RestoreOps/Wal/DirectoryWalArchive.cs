@@ -3,7 +3,7 @@ using RestoreOps.Compression;
 namespace RestoreOps.Wal;
 
 /// <summary>A WAL archive in a local directory (what <c>archive_command = 'cp %p /archive/%f'</c> produces), flat or compressed.</summary>
-public sealed class DirectoryWalArchive : IWalArchive
+internal sealed class DirectoryWalArchive : IWalArchive
 {
     private readonly string _directory;
 

@@ -5,10 +5,10 @@ namespace RestoreOps.Wal;
 /// <param name="Location">Object key or file path.</param>
 /// <param name="Compression">null for none, else <c>gzip</c>, <c>bzip2</c>, <c>xz</c>, <c>zstd</c>, <c>lz4</c>, <c>snappy</c>.</param>
 /// <param name="Size">Stored size in bytes.</param>
-public sealed record WalArchiveFile(string Name, string Location, string? Compression, long Size);
+internal sealed record WalArchiveFile(string Name, string Location, string? Compression, long Size);
 
 /// <summary>A WAL archive a restore can fetch from: Barman Cloud's <c>wals/</c> in object storage, or a local directory.</summary>
-public interface IWalArchive
+internal interface IWalArchive
 {
     /// <summary>Where the archive is, in the user's words.</summary>
     string Description { get; }

@@ -10,7 +10,7 @@ namespace RestoreOps.Wal;
 /// Spool protocol: <c>NAME.pending</c> exists until the file is settled; then either <c>NAME</c> (fetched) or
 /// <c>NAME.error</c> (fetch failed; replay must stop, not promote early) exists.
 /// </summary>
-public sealed class WalPrefetcher
+internal sealed class WalPrefetcher
 {
     private readonly IWalArchive _archive;
     private readonly WalRestorePlan _plan;

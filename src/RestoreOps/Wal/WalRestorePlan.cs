@@ -7,7 +7,7 @@ namespace RestoreOps.Wal;
 /// Built from one listing, before the server starts, so gaps are found up front instead of by a
 /// server that silently promotes at the first missing segment.
 /// </summary>
-public sealed class WalRestorePlan
+internal sealed class WalRestorePlan
 {
     private WalRestorePlan(IReadOnlyList<WalArchiveFile> files, WalFileName? firstGap, WalFileName? lastSegment, WalFileName? lastOnNewest)
     {

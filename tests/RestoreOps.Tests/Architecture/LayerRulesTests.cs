@@ -35,18 +35,10 @@ public sealed class LayerRulesTests
     /// <summary>A front end's use of a type past the door that the code still has, and why.</summary>
     private sealed record KnownViolation(string FrontEnd, string Type, string Reason);
 
-    private const string CliLocalDrill = "the CLI's local drill runs DrillRunner with LocalRestoreOptions instead of RestoreEngine.RunDrillAsync";
 
     /// <summary>The front ends' remaining uses of engine layers past the door: the debt this rule still tolerates.</summary>
     private static readonly KnownViolation[] FrontEndDebt =
     [
-        new(CliAssembly, "RestoreOps.Local.LocalRestoreOptions", CliLocalDrill),
-        new(CliAssembly, "RestoreOps.Local.LocalRestore", CliLocalDrill + "; it keeps the restore to print how to reach a --keep instance"),
-        new(CliAssembly, "RestoreOps.Local.LocalInstance", "the CLI prints a kept instance's socket, port and data directory from the live instance"),
-        new(CliAssembly, "RestoreOps.Processes.OsAccount", "the CLI prints the OS account a kept instance runs as (runuser hint)"),
-        new(CliAssembly, "RestoreOps.Processes.PostgresBinaries", "the CLI prints the pg_ctl path that stops a kept instance"),
-        new(CliAssembly, "RestoreOps.Backups.BarmanCloudCatalog", "the CLI's local drill and 'backups list' open the Barman catalogue themselves instead of RestoreEngine.GetBarmanBackupsAsync"),
-        new(CliAssembly, "RestoreOps.Backups.LocalBackupCatalog", "the CLI's local drill reads --base-backup/--dump itself instead of RestoreEngine.GetLocalBackupAsync"),
     ];
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class ChecksDatabase : IAsyncLifetime
     private LocalInstance? _pg;
     private int _clones;
 
-    public LocalInstance Instance => _pg!;
+    internal LocalInstance Instance => _pg!;
 
     public CheckContext Context(TimeSpan? statementTimeout = null) =>
         new(db => _pg!.ConnectionString(db), statementTimeout ?? TimeSpan.FromSeconds(30));

@@ -143,12 +143,12 @@ public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("--keep")]
+    [InlineData("--wal-parallelism")]
     [InlineData("--work-dir")]
     public async Task A_local_only_option_with_a_cnpg_drill_exits_2_naming_it(string option)
     {
         var args = new List<string> { "drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--kubeconfig", Kubeconfig, option };
-        if (option == "--work-dir") args.Add(_dir);
+        args.Add(option == "--work-dir" ? _dir : "4");
 
         var (exit, _, stderr) = await RunAsync([.. args]);
 

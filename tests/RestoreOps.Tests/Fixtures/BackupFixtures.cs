@@ -36,8 +36,8 @@ public sealed class BackupFixtures : IAsyncLifetime
     private LocalInstance? _primary;
 
     public S3rverServer S3 { get; private set; } = null!;
-    public OsAccount Account { get; private set; } = null!;
-    public PostgresBinaries Binaries { get; private set; } = null!;
+    internal OsAccount Account { get; private set; } = null!;
+    internal PostgresBinaries Binaries { get; private set; } = null!;
     public string WorkRoot => Path.Combine(_root, "restores");
     public string BaseBackupDirectory => Path.Combine(_root, "basebackup");
     public string WalArchiveDirectory => Path.Combine(_root, "wal-archive");
@@ -53,7 +53,7 @@ public sealed class BackupFixtures : IAsyncLifetime
     public string FailedBackupId { get; private set; } = "";
 
     /// <summary>Restore settings that keep every restore of this run under one folder and point at this s3rver.</summary>
-    public LocalRestoreOptions RestoreOptions(RestoreOps.ObjectStoreOptions? objectStore = null) => new()
+    internal LocalRestoreOptions RestoreOptions(RestoreOps.ObjectStoreOptions? objectStore = null) => new()
     {
         WorkRoot = WorkRoot,
         ObjectStore = objectStore ?? S3.Options,

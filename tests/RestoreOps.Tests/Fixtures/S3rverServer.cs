@@ -107,7 +107,7 @@ public sealed class S3rverServer : IDisposable
         });
 
     /// <summary>The engine's store over this server's bucket.</summary>
-    public S3ObjectStore CreateStore(int maxKeys = 1000) => new(Bucket, Options) { MaxKeys = maxKeys };
+    internal S3ObjectStore CreateStore(int maxKeys = 1000) => new(Bucket, Options) { MaxKeys = maxKeys };
 
     /// <summary>Uploads one object byte-exactly.</summary>
     public async Task PutAsync(AmazonS3Client client, string key, byte[] body)

@@ -76,7 +76,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     public Uri Url { get; }
 
     /// <summary>Returns causes ("field: message" or a bare message) to reject a created object with 422 Invalid.</summary>
-    public Func<ResourceKind, JsonObject, IReadOnlyList<string>>? Validate { get; set; }
+    internal Func<ResourceKind, JsonObject, IReadOnlyList<string>>? Validate { get; set; }
 
     /// <summary>Decides from the Authorization header whether a request is authenticated (null: everyone is). False → 401.</summary>
     public Func<string?, bool>? Authenticate { get; set; }
@@ -100,10 +100,10 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     public int ActiveWatchers { get { lock (_gate) return _watchers.Count; } }
 
     /// <summary>A client config pointing here.</summary>
-    public KubernetesConfig Config(string? token = "test-token", string ns = "default") => KubernetesConfig.ForServer(Url, token, ns, "tester");
+    internal KubernetesConfig Config(string? token = "test-token", string ns = "default") => KubernetesConfig.ForServer(Url, token, ns, "tester");
 
     /// <summary>Makes every following request of <paramref name="verb"/> on the kind (in <paramref name="ns"/>, or anywhere) fail with 403.</summary>
-    public void Deny(string verb, ResourceKind kind, string? ns = null, string? subresource = null) =>
+    internal void Deny(string verb, ResourceKind kind, string? ns = null, string? subresource = null) =>
         _denied.TryAdd((verb, kind.Group, subresource is null ? kind.Plural : $"{kind.Plural}/{subresource}", ns), 0);
 
     /// <summary>Port-forwards to pod <paramref name="pod"/> go to <paramref name="target"/>.</summary>
@@ -131,7 +131,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     }
 
     /// <summary>Stores (creates or replaces) an object as if another client wrote it; watches see ADDED/MODIFIED.</summary>
-    public JsonObject Put(ResourceKind kind, JsonObject obj)
+    internal JsonObject Put(ResourceKind kind, JsonObject obj)
     {
         lock (_gate)
         {
@@ -148,7 +148,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     }
 
     /// <summary>Changes a stored object in place; watches see MODIFIED.</summary>
-    public JsonObject Update(ResourceKind kind, string? ns, string name, Action<JsonObject> change)
+    internal JsonObject Update(ResourceKind kind, string? ns, string name, Action<JsonObject> change)
     {
         lock (_gate)
         {
@@ -161,7 +161,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     }
 
     /// <summary>Deletes a stored object as another client would; watches see DELETED.</summary>
-    public bool Remove(ResourceKind kind, string? ns, string name)
+    internal bool Remove(ResourceKind kind, string? ns, string name)
     {
         lock (_gate)
         {
@@ -175,7 +175,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     }
 
     /// <summary>Reads a stored object (a copy), or null.</summary>
-    public JsonObject? Find(ResourceKind kind, string? ns, string name)
+    internal JsonObject? Find(ResourceKind kind, string? ns, string name)
     {
         lock (_gate)
             return _objects.TryGetValue(Key(kind, kind.Namespaced ? ns : null, name), out var s) ? (JsonObject)s.Object.DeepClone() : null;
