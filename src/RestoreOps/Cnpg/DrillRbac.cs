@@ -12,7 +12,7 @@ namespace RestoreOps.Cnpg;
 /// <param name="ServiceAccountNamespace">Namespace of the service account; null: the drill namespace.</param>
 /// <param name="PortForward">Also allow port-forwards to the recovery cluster's pods (drills run outside the cluster).</param>
 /// <example><code>var yaml = DrillRbac.ToYaml(new DrillRbacRequest("prod", "drills", "restoreops"));</code></example>
-public sealed record DrillRbacRequest(string SourceNamespace, string DrillNamespace, string ServiceAccount = "restoreops",
+internal sealed record DrillRbacRequest(string SourceNamespace, string DrillNamespace, string ServiceAccount = "restoreops",
     string? ServiceAccountNamespace = null, bool PortForward = false)
 {
     /// <summary>Where the service account lives.</summary>
@@ -26,7 +26,7 @@ public sealed record DrillRbacRequest(string SourceNamespace, string DrillNamesp
 /// <param name="Verbs">What may be done.</param>
 /// <param name="Why">What the drill does with it (a comment in the YAML).</param>
 /// <example><code>foreach (var r in DrillRbac.Rules(request)) Console.WriteLine($"{r.Namespace}: {r.Resource} {string.Join(",", r.Verbs)}");</code></example>
-public sealed record RbacRule(string Namespace, string ApiGroup, string Resource, IReadOnlyList<string> Verbs, string Why);
+internal sealed record RbacRule(string Namespace, string ApiGroup, string Resource, IReadOnlyList<string> Verbs, string Why);
 
 /// <summary>
 /// The least-privilege Roles and RoleBindings of a CNPG drill: exactly what the engine's calls need (catalogue,
@@ -38,7 +38,7 @@ public sealed record RbacRule(string Namespace, string ApiGroup, string Resource
 /// File.WriteAllText("rbac.yaml", DrillRbac.ToYaml(new DrillRbacRequest("prod", "drills", "restoreops", PortForward: true)));
 /// </code>
 /// </example>
-public static partial class DrillRbac
+internal static partial class DrillRbac
 {
     /// <summary>Name of the Role (and RoleBinding) in the source namespace.</summary>
     public const string SourceRoleName = "restoreops-drill-source";

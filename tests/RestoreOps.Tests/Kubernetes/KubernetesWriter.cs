@@ -10,7 +10,7 @@ namespace RestoreOps.Tests.Kubernetes;
 /// deletes: replace an object or its <c>status</c> subresource, and send any request (server-side dry runs, reviews).
 /// Same kubeconfig credentials and TLS rules as <see cref="KubernetesClient"/>; errors are its typed exceptions.
 /// </summary>
-public sealed class KubernetesWriter : IDisposable
+internal sealed class KubernetesWriter : IDisposable
 {
     private readonly KubernetesConfig _config;
     private readonly HttpClient _http;

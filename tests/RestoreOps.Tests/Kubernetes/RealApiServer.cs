@@ -23,7 +23,7 @@ namespace RestoreOps.Tests.Kubernetes;
 /// one, classes in other collections (the "backups" one) hold their own; the last release stops both processes
 /// and deletes the folder. Binaries are found the envtest way (<see cref="Locate"/>).
 /// </remarks>
-public sealed class RealApiServer
+internal sealed class RealApiServer
 {
     /// <summary>The one line a skipped real-server test shows.</summary>
     public const string HowToGetBinaries =
@@ -461,7 +461,7 @@ public sealed class RealApiServer
 /// <summary>A token user of the real API server and its kubeconfig.</summary>
 /// <param name="Name">The user name the API server sees (RBAC subject <c>kind: User</c>).</param>
 /// <param name="Kubeconfig">Path of a kubeconfig with the user's token.</param>
-public sealed record TokenUser(string Name, string Kubeconfig)
+internal sealed record TokenUser(string Name, string Kubeconfig)
 {
     /// <summary>A client as this user.</summary>
     public KubernetesClient Client() => new(KubernetesConfig.Load(Kubeconfig, null));

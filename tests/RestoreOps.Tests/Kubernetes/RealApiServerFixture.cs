@@ -16,7 +16,7 @@ public sealed class RealApiServerFixture : IAsyncLifetime
     private Exception? _failure;
 
     /// <summary>The running server; throws why it is not running.</summary>
-    public RealApiServer Server => _server ?? throw new InvalidOperationException(_failure?.Message ?? "The real API server was not started.", _failure);
+    internal RealApiServer Server => _server ?? throw new InvalidOperationException(_failure?.Message ?? "The real API server was not started.", _failure);
 
     public async Task InitializeAsync()
     {
