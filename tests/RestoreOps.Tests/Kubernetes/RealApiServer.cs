@@ -91,6 +91,7 @@ internal sealed class RealApiServer
                 var (apiServer, etcd, missing) = Locate();
                 if (missing is not null)
                     throw new InvalidOperationException("The real Kubernetes API server tests cannot run: " + missing);
+                SweepAbandoned();
                 var dir = Path.Combine(Path.GetTempPath(), $"restoreops-apiserver-{Guid.NewGuid():N}"[..36]);
                 var server = new RealApiServer(dir);
                 try
@@ -171,11 +172,44 @@ internal sealed class RealApiServer
     /// <summary>apiextensions.k8s.io/v1 <c>CustomResourceDefinition</c>.</summary>
     public static readonly ResourceKind Crd = new("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", Namespaced: false);
 
+    private const string OwnerFile = "owner.pid";
+
+    // A test host killed outside our control takes its servers with it (ServerProcess), but not their folder:
+    // the next run removes folders whose owning process is gone.
+    private static void SweepAbandoned()
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "restoreops-apiserver-*"))
+        {
+            try
+            {
+                if (!int.TryParse(File.ReadAllText(Path.Combine(dir, OwnerFile)), out var pid) || Alive(pid)) continue;
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        static bool Alive(int pid)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                return !process.HasExited;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+    }
+
     private async Task StartAsync(string apiServerPath, string etcdPath)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(_dir);
         File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(_dir, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         WriteCertificates();
         var tokens = new StringBuilder();
         for (var i = 0; i < TokenUsers; i++)
