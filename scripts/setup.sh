@@ -94,6 +94,15 @@ else
   have chromium || die "chromium installed but chromium is not on PATH"
 fi
 
+# 3c. Real Kubernetes API server tests: etcd (Debian's etcd-server; its systemd unit is not used, the tests
+#     start etcd themselves). kube-apiserver comes from $KUBEBUILDER_ASSETS or ../shared/k8s (docs/cnpg.md).
+if have etcd; then
+  say "etcd: present ($(etcd --version 2>&1 | head -n1))"
+else
+  apt_install etcd-server
+  have etcd || die "etcd-server installed but etcd is not on PATH"
+fi
+
 # 4. The unprivileged OS user that runs PostgreSQL in tests when they run as root.
 if id -u postgres >/dev/null 2>&1; then
   say "OS user postgres: present"

@@ -27,6 +27,7 @@
         'Get-DrillHistory'
         'Get-LocalBackup'
         'Get-RestoreCluster'
+        'Get-RestoreOpsRbac'
         'Invoke-RestoreCheck'
         'Invoke-RestoreDrill'
         'New-RestoreCluster'

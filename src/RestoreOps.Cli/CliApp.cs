@@ -38,6 +38,7 @@ public static class CliApp
         root.Subcommands.Add(RecoveryPointsCommand.Create(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.EvidenceCommand(stdout, stderr));
         root.Subcommands.Add(EvidenceCommands.HistoryCommand(stdout, stderr));
+        root.Subcommands.Add(RbacCommand.Create(stdout));
         return root;
     }
 

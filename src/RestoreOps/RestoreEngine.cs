@@ -599,4 +599,13 @@ public sealed class RestoreEngine : IAsyncDisposable
         }
         return result;
     }
+
+    /// <summary>The Roles and RoleBindings (YAML) a CNPG drill's service account needs, and nothing more (<see cref="DrillRbac"/>).</summary>
+    /// <param name="sourceNamespace">Namespace of the source Cluster and its Backups.</param>
+    /// <param name="drillNamespace">Namespace of the recovery Clusters.</param>
+    /// <param name="serviceAccount">The drill's service account.</param>
+    /// <param name="serviceAccountNamespace">Its namespace; null: the drill namespace.</param>
+    /// <param name="portForward">Also allow port-forwards to the recovery pods.</param>
+    public string GetDrillRbac(string sourceNamespace, string drillNamespace, string serviceAccount, string? serviceAccountNamespace, bool portForward) =>
+        DrillRbac.ToYaml(new DrillRbacRequest(sourceNamespace, drillNamespace, serviceAccount, serviceAccountNamespace, portForward));
 }

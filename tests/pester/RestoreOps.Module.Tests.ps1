@@ -33,6 +33,7 @@ BeforeAll {
         'Get-DrillHistory'      = @('Path', 'Source', 'Verdict', 'Last', 'Summary', 'StaleAfter')
         'Get-LocalBackup'       = @('Path', 'WalPath')
         'Get-RestoreCluster'    = $kubernetes + @('Name', 'DrillId', 'Namespace', 'AllNamespaces', 'Kind', 'WorkRoot', 'Orphaned')
+        'Get-RestoreOpsRbac'    = @('SourceNamespace', 'DrillNamespace', 'ServiceAccount', 'ServiceAccountNamespace', 'PortForward')
         'Invoke-RestoreCheck'   = $kubernetes + @('InputObject', 'Path', 'Check', 'Database', 'MaxBackupAge', 'MaxDataAge', 'MaxRestoreTime', 'PreviousEvidencePath')
         'Invoke-RestoreDrill'   = $restoreTarget + @('Path', 'Check', 'Database', 'MaxBackupAge', 'MaxDataAge', 'MaxRestoreTime', 'Timeout',
             'KeepOnFailure', 'EvidencePath', 'SigningKeyVariable', 'HeartbeatUrl', 'ThrottleLimit')
@@ -59,7 +60,7 @@ Describe 'The packaged RestoreOps module' {
     It 'exports exactly the cmdlets its manifest lists' {
         $exported = @(Get-Command -Module RestoreOps | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.CmdletsToExport | Sort-Object)
-        $listed.Count | Should -Be 12
+        $listed.Count | Should -Be 13
         ($exported -join ', ') | Should -Be ($listed -join ', ')
     }
 

@@ -285,7 +285,9 @@ internal sealed class KubernetesClient : IKubernetesApi, IDisposable
 
     private async Task<WebSocket> ConnectPortForwardAsync(string ns, string pod, int port, CancellationToken ct)
     {
-        var request = new KubernetesRequest("create", ResourceKind.Pod, ns, pod, "portforward");
+        // A WebSocket upgrade is a GET, which the API server authorizes as verb "get" on pods/portforward (kubectl's
+        // SPDY POST is "create"): a 403 must name the verb that was refused.
+        var request = new KubernetesRequest("get", ResourceKind.Pod, ns, pod, "portforward");
         var scheme = _config.Context.Server.Scheme == "https" ? "wss" : "ws";
         var uri = new Uri($"{scheme}{_base[_config.Context.Server.Scheme.Length..]}{ResourceKind.Pod.ObjectPath(ns, pod)}/portforward?ports={port}");
         for (var attempt = 0; ; attempt++)

@@ -15,7 +15,9 @@ namespace RestoreOps.Tests.Automation;
 
 /// <summary>
 /// The facade on CNPG targets: the fake API server enforces the CNPG CRD schemas and the operator simulator
-/// restores the fixture's real Barman backup, so checks run against real data through a port-forward.
+/// restores the fixture's real Barman backup, so checks run against real data through a port-forward. On the
+/// in-process double because a port-forward needs a kubelet, which the real API server tests do not have
+/// (<see cref="RestoreOps.Tests.Cnpg.CnpgRealServerTests"/> cover the rest there).
 /// </summary>
 [Collection("backups")]
 public sealed class CnpgSessionTests(BackupFixtures fx) : IAsyncLifetime

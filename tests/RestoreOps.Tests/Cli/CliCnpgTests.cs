@@ -12,7 +12,9 @@ namespace RestoreOps.Tests.Cli;
 
 /// <summary>
 /// The real restoreops process drilling CNPG, as a Kubernetes CronJob would run it: a kubeconfig for the CRD-validating
-/// API double, the operator simulator restoring the fixture's real Barman backup, checks through a port-forward.
+/// API double, the operator simulator restoring the fixture's real Barman backup, checks through a port-forward. On the
+/// in-process double because a passing drill connects through a port-forward, which needs a kubelet; the real API
+/// server runs the rest (<see cref="CliCnpgRealServerTests"/>).
 /// </summary>
 [Collection("backups")]
 public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime

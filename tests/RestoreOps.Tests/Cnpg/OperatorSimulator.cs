@@ -16,13 +16,17 @@ using RestoreOps.Tests.Kubernetes;
 namespace RestoreOps.Tests.Cnpg;
 
 /// <summary>
-/// A stand-in for the CloudNativePG operator inside <see cref="FakeKubernetesServer"/>: every created Cluster is
-/// checked against the real CRD schema (422 with causes), and a recovery Cluster is brought up the way CNPG
-/// does it (FACTS.md §b–§d) — "Setting up primary", a <c>-1-full-recovery</c> Job, the backup resolved from the
+/// A stand-in for the CloudNativePG operator, talking to the API server only through its HTTP API (list/watch,
+/// create, delete, and <c>.status</c> through the status subresource), so it plays the operator against the real
+/// kube-apiserver (<see cref="RealApiServer"/>) and the in-process <see cref="FakeKubernetesServer"/> alike. On the
+/// fake, every created Cluster is also checked against the real CRD schema (422 with causes). A recovery Cluster
+/// is brought up the way CNPG does it (FACTS.md §b–§d) — "Setting up primary", a <c>-1-full-recovery</c> Job, the backup resolved from the
 /// external cluster or the Backup object, a REAL restore of the fixture's Barman backup, the owner's password
 /// from a generated <c>-app</c> secret, pod/PVC/service, then "Cluster in healthy state". A failed restore leaves
 /// the Job failed, the phase at "Setting up primary" with a reason, and a RestoreFailed Event.
-/// Deleting the Cluster stops the restore and removes what was created for it (as ownerReferences would).
+/// Deleting the Cluster stops the restore and removes what was created for it (as ownerReferences would). It also
+/// plays the pvc-protection controller: a deleted PVC loses its <c>kubernetes.io/pvc-protection</c> finalizer.
+/// Only the fake can port-forward (the real server has no kubelet): there the pod's port maps to the restore.
 /// </summary>
 /// <example>
 /// <code>
@@ -36,23 +40,37 @@ internal sealed class OperatorSimulator : IAsyncDisposable
     private static readonly CrdSchema ClusterSchema = CrdSchema.For(CnpgNames.Group, "clusters");
     private static readonly CrdSchema BackupSchema = CrdSchema.For(CnpgNames.Group, "backups");
 
-    private readonly FakeKubernetesServer _server;
+    private const string PvcProtection = "kubernetes.io/pvc-protection";
+
+    private readonly FakeKubernetesServer? _fake;
     private readonly BackupFixtures _fx;
     private readonly KubernetesClient _api;
+    private readonly KubernetesWriter _writer;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, Reconcile> _clusters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _removed = new(StringComparer.Ordinal);
     private Task _loop = Task.CompletedTask;
+    private Task _pvcLoop = Task.CompletedTask;
 
-    private OperatorSimulator(FakeKubernetesServer server, BackupFixtures fx)
+    private OperatorSimulator(KubernetesConfig config, BackupFixtures fx, FakeKubernetesServer? fake)
     {
-        _server = server;
+        _fake = fake;
         _fx = fx;
-        _api = new KubernetesClient(server.Config("operator", "cnpg-system"));
+        _api = new KubernetesClient(config);
+        _writer = new KubernetesWriter(config);
     }
 
     /// <summary>Every LocalRestore the simulator ran, for <c>Leftovers.AssertNone</c>.</summary>
     public ConcurrentQueue<LocalRestore> Restores { get; } = new();
+
+    /// <summary>
+    /// Where each ready recovery cluster ("ns/name") really listens: the local restore. What a pod IP would be; tests
+    /// against the real server (no kubelet, so no port-forward) connect here with the credentials of the -app secret.
+    /// </summary>
+    public ConcurrentDictionary<string, IPEndPoint> Endpoints { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Namespaces no operator watches: Clusters there are left as created (for waits that must time out).</summary>
+    public ConcurrentDictionary<string, byte> IgnoredNamespaces { get; } = new(StringComparer.Ordinal);
 
     /// <summary>ObjectStore name → destination path, for plugin (<c>barman-cloud.cloudnative-pg.io</c>) sources.</summary>
     public ConcurrentDictionary<string, string> ObjectStores { get; } = new(StringComparer.Ordinal);
@@ -63,16 +81,31 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             : kind == ResourceKind.Backup ? BackupSchema.Validate(obj)
             : [];
 
-    /// <summary>Validates with the CRDs and starts watching Clusters in every namespace.</summary>
+    /// <summary>Validates with the CRDs and starts watching Clusters in every namespace of the in-process double.</summary>
     public static async Task<OperatorSimulator> StartAsync(FakeKubernetesServer server, BackupFixtures fx)
     {
         ValidateWithCrds(server);
-        var simulator = new OperatorSimulator(server, fx);
+        var simulator = new OperatorSimulator(server.Config("operator", "cnpg-system"), fx, server);
         var watching = server.WaitForWatchersAsync(server.ActiveWatchers + 1);
-        simulator._loop = Task.Run(simulator.WatchAsync);
+        simulator.Start();
         // The watch lists first, so no Cluster can be missed; waiting here only keeps test timing simple.
         await Task.WhenAny(watching, simulator._loop);
         return simulator;
+    }
+
+    /// <summary>Plays the operator against the real API server, as its cluster-admin (the operator's own rights are wider than a drill's).</summary>
+    public static OperatorSimulator Start(RealApiServer server, BackupFixtures fx)
+    {
+        var simulator = new OperatorSimulator(KubernetesConfig.Load(server.AdminKubeconfig, null), fx, null);
+        // The watch lists before it watches, so Clusters created before it is open are still seen.
+        simulator.Start();
+        return simulator;
+    }
+
+    private void Start()
+    {
+        _loop = Task.Run(WatchAsync);
+        _pvcLoop = Task.Run(ReleasePvcsAsync);
     }
 
     /// <summary>Completes when the simulator has finished removing cluster <paramref name="ns"/>/<paramref name="name"/> after its deletion.</summary>
@@ -94,7 +127,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             var left = await api.ListAsync(kind, IKubernetesApi.AllNamespaces, CnpgOwnership.DrillSelector(drillId), null, ct);
             Xunit.Assert.True(left.Items.Count == 0, $"{kind.Kind} left behind: {string.Join(", ", left.Items.Select(i => i["metadata"]!["name"]))}");
         }
-        Xunit.Assert.Null(_server.Find(ResourceKind.Cluster, ns, name));
+        Xunit.Assert.Null(await _api.TryGetAsync(ResourceKind.Cluster, ns, name, ct));
         foreach (var local in Restores)
             Restore.Leftovers.AssertNone(local);
     }
@@ -105,13 +138,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         using var catalog = BarmanCloudCatalog.Create(BackupFixtures.DestinationPath, serverName, _fx.S3.Options);
         var backup = await catalog.GetLatestAsync(ct);
         static string Time(DateTimeOffset? t) => t!.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        var resource = new JsonObject
-        {
-            ["apiVersion"] = CnpgNames.ApiVersion,
-            ["kind"] = "Backup",
-            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
-            ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = cluster }, ["method"] = "barmanObjectStore" },
-            ["status"] = new JsonObject
+        var status = new JsonObject
             {
                 ["phase"] = CnpgNames.BackupCompleted,
                 ["method"] = "barmanObjectStore",
@@ -126,11 +153,21 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                 ["endWal"] = backup.EndWal,
                 ["beginLSN"] = backup.BeginLsn,
                 ["endLSN"] = backup.EndLsn,
-            },
+        };
+        var resource = new JsonObject
+        {
+            ["apiVersion"] = CnpgNames.ApiVersion,
+            ["kind"] = "Backup",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = cluster }, ["method"] = "barmanObjectStore" },
+            ["status"] = status,
         };
         var problems = BackupSchema.Validate(resource);
         if (problems.Count > 0) throw new InvalidOperationException("test Backup does not match the CRD: " + string.Join("; ", problems));
-        return _server.Put(ResourceKind.Backup, resource);
+        // As the operator does it: the object first, its status through the status subresource.
+        resource.Remove("status");
+        await _api.CreateAsync(ResourceKind.Backup, ns, resource, ct);
+        return await _writer.UpdateAsync(ResourceKind.Backup, ns, name, b => b["status"] = status.DeepClone(), status: true, ct);
     }
 
     public async ValueTask DisposeAsync()
@@ -139,7 +176,9 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         try { await _loop; } catch (Exception) { }
         foreach (var key in _clusters.Keys.ToList())
             await TearDownAsync(key);
+        try { await _pvcLoop; } catch (Exception) { }
         _api.Dispose();
+        _writer.Dispose();
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -157,8 +196,10 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                     // Tear down off the watch loop: a stopping restore must not delay other clusters' events.
                     _ = Task.Run(() => TearDownAsync(key));
                 }
-                else if (change.Type == WatchEventType.Added && !_clusters.ContainsKey(key))
+                else if (change.Type == WatchEventType.Added && !_clusters.ContainsKey(key)
+                         && change.Object["spec"]?["bootstrap"]?["recovery"] is not null && !IgnoredNamespaces.ContainsKey(change.Namespace ?? ""))
                 {
+                    // Only recovery Clusters are brought up: a test's source cluster already "runs".
                     var reconcile = new Reconcile(uid, CancellationTokenSource.CreateLinkedTokenSource(_stop.Token));
                     if (_clusters.TryAdd(key, reconcile))
                         reconcile.Task = Task.Run(() => BringUpAsync(change.Object, reconcile));
@@ -182,13 +223,59 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         try { await reconcile.Task; } catch (Exception) { }
         if (reconcile.Restore is { } restore)
             await restore.RemoveAsync();
+        // What garbage collection would remove through the ownerReferences; done when it is really gone.
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         foreach (var (kind, ns, name) in reconcile.Created)
         {
-            _server.Remove(kind, ns, name);
-            if (kind == ResourceKind.Pod) _server.UnmapPortForward(ns, name);
+            try
+            {
+                await _api.DeleteAsync(kind, ns, name, DeletePropagation.Background, limit.Token);
+                await WaitGoneAsync(kind, ns, name, limit.Token);
+            }
+            catch (Exception e) when (e is KubernetesApiException or OperationCanceledException)
+            {
+            }
+            if (kind == ResourceKind.Pod) _fake?.UnmapPortForward(ns, name);
         }
         reconcile.Stop.Dispose();
         signal.TrySetResult();
+    }
+
+    private async Task WaitGoneAsync(ResourceKind kind, string ns, string name, CancellationToken ct)
+    {
+        var list = await _api.ListAsync(kind, ns, null, $"metadata.name={name}", ct);
+        if (list.Items.Count == 0) return;
+        await foreach (var change in _api.WatchAsync(kind, ns, null, $"metadata.name={name}", list.ResourceVersion, ct))
+            if (change.Type == WatchEventType.Deleted) return;
+    }
+
+    // The pvc-protection controller's part: without a controller-manager a deleted PVC would keep its finalizer forever.
+    private async Task ReleasePvcsAsync()
+    {
+        try
+        {
+            await foreach (var change in _api.WatchAsync(ResourceKind.PersistentVolumeClaim, IKubernetesApi.AllNamespaces, null, null, null, _stop.Token))
+            {
+                var meta = change.Object["metadata"];
+                if (change.Type == WatchEventType.Deleted || meta?["deletionTimestamp"] is null
+                    || !(meta["finalizers"] as JsonArray ?? []).Any(f => (string?)f == PvcProtection))
+                    continue;
+                try
+                {
+                    await _writer.UpdateAsync(ResourceKind.PersistentVolumeClaim, change.Namespace!, change.Name!, pvc =>
+                    {
+                        var finalizers = pvc["metadata"]!["finalizers"] as JsonArray ?? [];
+                        foreach (var f in finalizers.Where(f => (string?)f == PvcProtection).ToList()) finalizers.Remove(f);
+                    }, status: false, _stop.Token);
+                }
+                catch (KubernetesNotFoundException)
+                {
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
     }
 
     private async Task BringUpAsync(JsonObject cluster, Reconcile reconcile)
@@ -199,18 +286,27 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         var labels = (cluster["spec"]?["inheritedMetadata"]?["labels"] as JsonObject)?.DeepClone().AsObject() ?? new JsonObject();
         labels[CnpgNames.ClusterLabel] = name;
         var jobName = CnpgNames.FullRecoveryJob(name);
+        var owner = new Owner(name, reconcile.Uid);
         try
         {
-            UpdateCluster(ns, name, status =>
+            await UpdateClusterAsync(ns, name, status =>
             {
                 status["phase"] = CnpgNames.PhaseSettingUpPrimary;
                 status["phaseReason"] = "Creating primary instance " + name + "-1";
                 status["instances"] = 1;
                 status["readyInstances"] = 0;
                 status["conditions"] = new JsonArray(Condition("Ready", "False", "ClusterIsNotReady", "Cluster Is Not Ready"));
-            });
-            Create(reconcile, ResourceKind.Job, Object(ns, jobName, labels, "Job", "batch/v1", new JsonObject { ["active"] = 1 },
-                extraLabels: new() { ["cnpg.io/jobRole"] = "full-recovery" }));
+            }, ct);
+            var job = Object(owner, ns, jobName, labels, "Job", "batch/v1", extraLabels: new() { ["cnpg.io/jobRole"] = "full-recovery" });
+            job["spec"] = new JsonObject
+            {
+                ["backoffLimit"] = 0,
+                ["template"] = new JsonObject
+                {
+                    ["spec"] = new JsonObject { ["restartPolicy"] = "Never", ["containers"] = new JsonArray(Container("full-recovery")) },
+                },
+            };
+            await CreateAsync(reconcile, ResourceKind.Job, job, new JsonObject { ["active"] = 1 }, ct);
 
             var recovery = cluster["spec"]?["bootstrap"]?["recovery"] as JsonObject
                 ?? throw new InvalidOperationException($"cluster {ns}/{name} has no spec.bootstrap.recovery: the simulator only restores");
@@ -224,40 +320,55 @@ internal sealed class OperatorSimulator : IAsyncDisposable
 
             // After promotion CNPG sets the owner's password from the (generated) app secret (FACTS.md §d).
             var database = recovery["database"]?.GetValue<string>() ?? "app";
-            var owner = recovery["owner"]?.GetValue<string>() ?? database;
+            var role = recovery["owner"]?.GetValue<string>() ?? database;
             var password = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('/', 'x').Replace('+', 'y').TrimEnd('=');
             await using (var admin = new NpgsqlConnection(restore.AdminConnectionString("postgres").ConnectionString))
             {
                 await admin.OpenAsync(ct);
-                await using var alter = new NpgsqlCommand($"alter role {Quote(owner)} with login password '{password}'; alter database {Quote(database)} owner to {Quote(owner)}", admin);
+                await using var alter = new NpgsqlCommand($"alter role {Quote(role)} with login password '{password}'; alter database {Quote(database)} owner to {Quote(role)}", admin);
                 await alter.ExecuteNonQueryAsync(ct);
             }
 
             var secretLabels = new Dictionary<string, string> { ["cnpg.io/userType"] = "app", ["cnpg.io/reload"] = "true" };
-            var secret = Object(ns, CnpgNames.AppSecret(name), labels, "Secret", "v1", null, secretLabels);
+            var secret = Object(owner, ns, CnpgNames.AppSecret(name), labels, "Secret", "v1", secretLabels);
             secret["type"] = "kubernetes.io/basic-auth";
             secret["data"] = new JsonObject
             {
-                ["username"] = B64(owner),
-                ["user"] = B64(owner),
+                ["username"] = B64(role),
+                ["user"] = B64(role),
                 ["password"] = B64(password),
                 ["dbname"] = B64(database),
                 ["host"] = B64(CnpgNames.ReadWriteService(name)),
                 ["port"] = B64("5432"),
             };
-            Create(reconcile, ResourceKind.Secret, secret);
+            await CreateAsync(reconcile, ResourceKind.Secret, secret, null, ct);
             var pod = $"{name}-1";
-            Create(reconcile, ResourceKind.PersistentVolumeClaim, Object(ns, pod, labels, "PersistentVolumeClaim", "v1", new JsonObject { ["phase"] = "Bound" }));
-            _server.MapPortForward(ns, pod, new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port));
-            Create(reconcile, ResourceKind.Pod, Object(ns, pod, labels, "Pod", "v1", new JsonObject { ["phase"] = "Running" },
-                new() { ["cnpg.io/instanceName"] = pod, ["cnpg.io/instanceRole"] = "primary" }));
-            Create(reconcile, ResourceKind.Service, Object(ns, CnpgNames.ReadWriteService(name), labels, "Service", "v1", null));
-            UpdateJob(ns, jobName, new JsonObject
+            var pvc = Object(owner, ns, pod, labels, "PersistentVolumeClaim", "v1");
+            pvc["spec"] = new JsonObject
+            {
+                ["accessModes"] = new JsonArray("ReadWriteOnce"),
+                ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["storage"] = "1Gi" } },
+            };
+            await CreateAsync(reconcile, ResourceKind.PersistentVolumeClaim, pvc, new JsonObject { ["phase"] = "Bound" }, ct);
+            // Only the in-process double forwards ports (to the local restore); the real server has no kubelet.
+            _fake?.MapPortForward(ns, pod, new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port));
+            Endpoints[$"{ns}/{name}"] = new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port);
+            var podObject = Object(owner, ns, pod, labels, "Pod", "v1", new() { ["cnpg.io/instanceName"] = pod, ["cnpg.io/instanceRole"] = "primary" });
+            podObject["spec"] = new JsonObject { ["containers"] = new JsonArray(Container("postgres")) };
+            await CreateAsync(reconcile, ResourceKind.Pod, podObject, new JsonObject { ["phase"] = "Running" }, ct);
+            var service = Object(owner, ns, CnpgNames.ReadWriteService(name), labels, "Service", "v1");
+            service["spec"] = new JsonObject
+            {
+                ["selector"] = new JsonObject { [CnpgNames.ClusterLabel] = name, ["cnpg.io/instanceRole"] = "primary" },
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "postgres", ["port"] = 5432, ["targetPort"] = 5432 }),
+            };
+            await CreateAsync(reconcile, ResourceKind.Service, service, null, ct);
+            await UpdateStatusAsync(ResourceKind.Job, ns, jobName, new JsonObject
             {
                 ["succeeded"] = 1,
                 ["conditions"] = new JsonArray(Condition("Complete", "True", null, null)),
-            });
-            UpdateCluster(ns, name, status =>
+            }, ct);
+            await UpdateClusterAsync(ns, name, status =>
             {
                 status["phase"] = CnpgNames.PhaseHealthy;
                 status.Remove("phaseReason");
@@ -267,13 +378,13 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                 status["timelineID"] = restore.Cluster.Timeline ?? 1;
                 status["writeService"] = CnpgNames.ReadWriteService(name);
                 status["conditions"] = new JsonArray(Condition("Ready", "True", "ClusterIsReady", "Cluster is Ready"));
-            });
+            }, ct);
         }
         catch (Exception) when (ct.IsCancellationRequested)
         {
             // The Cluster was deleted (or the test ended): TearDownAsync takes over.
         }
-        catch (KeyNotFoundException)
+        catch (KubernetesNotFoundException)
         {
             // The Cluster vanished between two steps.
         }
@@ -281,7 +392,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         {
             var message = "Error while restoring a backup: " + e.Message;
             // The Event first: a client reacting to the failed Job must already find it.
-            _server.Put(ResourceKind.Event, new JsonObject
+            await _api.CreateAsync(ResourceKind.Event, ns, new JsonObject
             {
                 ["apiVersion"] = "v1",
                 ["kind"] = "Event",
@@ -291,17 +402,18 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                 ["message"] = message,
                 ["type"] = "Warning",
                 ["lastTimestamp"] = DateTimeOffset.UtcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
-            });
+                ["source"] = new JsonObject { ["component"] = "cloudnative-pg" },
+            }, CancellationToken.None);
             try
             {
-                UpdateCluster(ns, name, status => status["phaseReason"] = message);
-                UpdateJob(ns, jobName, new JsonObject
+                await UpdateClusterAsync(ns, name, status => status["phaseReason"] = message, CancellationToken.None);
+                await UpdateStatusAsync(ResourceKind.Job, ns, jobName, new JsonObject
                 {
                     ["failed"] = 1,
                     ["conditions"] = new JsonArray(Condition("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")),
-                });
+                }, CancellationToken.None);
             }
-            catch (KeyNotFoundException)
+            catch (KubernetesNotFoundException)
             {
             }
         }
@@ -314,7 +426,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         if (recovery["backup"]?["name"]?.GetValue<string>() is { } backupName)
         {
             // backup.name: everything comes from the Backup object's status (restore.go loadBackupFromReference).
-            var resource = _server.Find(ResourceKind.Backup, ns, backupName)
+            var resource = await _api.TryGetAsync(ResourceKind.Backup, ns, backupName, ct)
                 ?? throw new InvalidOperationException($"Backup {ns}/{backupName} referenced by spec.bootstrap.recovery.backup.name does not exist");
             var status = resource["status"];
             if (status?["phase"]?.GetValue<string>() != CnpgNames.BackupCompleted)
@@ -369,25 +481,36 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         return RecoveryTarget.Latest;
     }
 
-    private void UpdateCluster(string ns, string name, Action<JsonObject> change) =>
-        _server.Update(ResourceKind.Cluster, ns, name, o =>
+    private Task UpdateClusterAsync(string ns, string name, Action<JsonObject> change, CancellationToken ct) =>
+        _writer.UpdateAsync(ResourceKind.Cluster, ns, name, o =>
         {
             var status = o["status"] as JsonObject ?? new JsonObject();
             o["status"] = status;
             change(status);
-        });
+        }, status: true, ct);
 
-    private void UpdateJob(string ns, string name, JsonObject status) =>
-        _server.Update(ResourceKind.Job, ns, name, o => o["status"] = status);
+    private Task UpdateStatusAsync(ResourceKind kind, string ns, string name, JsonObject status, CancellationToken ct) =>
+        _writer.UpdateAsync(kind, ns, name, o => o["status"] = status.DeepClone(), status: true, ct);
 
-    private void Create(Reconcile reconcile, ResourceKind kind, JsonObject obj)
+    /// <summary>Creates the object, then (as controllers do) writes its status through the status subresource.</summary>
+    private async Task CreateAsync(Reconcile reconcile, ResourceKind kind, JsonObject obj, JsonObject? status, CancellationToken ct)
     {
         var meta = obj["metadata"]!;
-        reconcile.Created.Add((kind, meta["namespace"]!.GetValue<string>(), meta["name"]!.GetValue<string>()));
-        _server.Put(kind, obj);
+        var (ns, name) = (meta["namespace"]!.GetValue<string>(), meta["name"]!.GetValue<string>());
+        reconcile.Created.Add((kind, ns, name));
+        await _api.CreateAsync(kind, ns, obj, ct);
+        if (status is not null) await UpdateStatusAsync(kind, ns, name, status, ct);
     }
 
-    private static JsonObject Object(string ns, string name, JsonObject labels, string kind, string apiVersion, JsonObject? status,
+    private static JsonObject Container(string name) => new()
+    {
+        ["name"] = name,
+        ["image"] = "ghcr.io/cloudnative-pg/postgresql:15",
+    };
+
+    private sealed record Owner(string Name, string Uid);
+
+    private static JsonObject Object(Owner owner, string ns, string name, JsonObject labels, string kind, string apiVersion,
         Dictionary<string, string>? extraLabels = null)
     {
         var all = labels.DeepClone().AsObject();
@@ -403,11 +526,10 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                 ["labels"] = all,
                 ["ownerReferences"] = new JsonArray(new JsonObject
                 {
-                    ["apiVersion"] = CnpgNames.ApiVersion, ["kind"] = "Cluster", ["name"] = labels[CnpgNames.ClusterLabel]!.GetValue<string>(), ["controller"] = true,
+                    ["apiVersion"] = CnpgNames.ApiVersion, ["kind"] = "Cluster", ["name"] = owner.Name, ["uid"] = owner.Uid, ["controller"] = true,
                 }),
             },
         };
-        if (status is not null) obj["status"] = status;
         return obj;
     }
 

@@ -13,7 +13,7 @@ namespace RestoreOps.Tests.Kubernetes;
 
 /// <summary>
 /// An in-process Kubernetes API server over plain HTTP on 127.0.0.1 (HttpListener): objects in memory,
-/// resourceVersions, list with selectors and paging, create/get/delete, watch with bookmarks and forced 410
+/// resourceVersions, list with selectors and paging, create/get/replace (status subresource too)/delete, watch with bookmarks and forced 410
 /// Gone, RBAC denials, a validation hook (422) and WebSocket port-forwarding to local TCP ports.
 /// </summary>
 /// <example>
@@ -275,7 +275,8 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
                 return;
             }
             var query = System.Web.HttpUtility.ParseQueryString(request.Url.Query);
-            var verb = route.Subresource == "portforward" ? "create"
+            // As the real API server: a WebSocket port-forward is a GET, authorized as "get" on pods/portforward.
+            var verb = route.Subresource == "portforward" ? "get"
                 : request.HttpMethod switch
                 {
                     "GET" when query["watch"] == "true" => "watch",
@@ -295,6 +296,9 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
 
             switch (verb)
             {
+                case "get" when route.Subresource == "portforward":
+                    await PortForwardAsync(context, route);
+                    break;
                 case "get":
                     {
                         JsonObject? found;
@@ -314,10 +318,7 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
                     await WatchAsync(context, route, query);
                     break;
                 case "create":
-                    if (route.Subresource == "portforward")
-                        await PortForwardAsync(context, route);
-                    else
-                        await CreateAsync(response, route, body);
+                    await CreateAsync(response, route, body);
                     break;
                 case "delete":
                     {
@@ -331,6 +332,9 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
                         await WriteAsync(response, removed ? 200 : 404, removed ? last! : NotFound(route));
                         break;
                     }
+                case "update":
+                    await ReplaceAsync(response, route, body);
+                    break;
                 default:
                     await WriteAsync(response, 405, Status(405, "MethodNotAllowed", $"{request.HttpMethod} is not supported by the fake server"));
                     break;
@@ -426,6 +430,46 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
             return;
         }
         await WriteAsync(response, 201, created);
+    }
+
+    // PUT as a real server does it: the main resource ignores .status, the status subresource changes only .status,
+    // and a stale metadata.resourceVersion is a 409 Conflict.
+    private async Task ReplaceAsync(HttpListenerResponse response, Route route, string? body)
+    {
+        var obj = body is null ? null : JsonNode.Parse(body) as JsonObject;
+        if (obj is null || route.Name is null || (route.Subresource is not (null or "status")))
+        {
+            await WriteAsync(response, 400, Status(400, "BadRequest", "object, name or subresource not supported by the fake server"));
+            return;
+        }
+        JsonObject? updated = null;
+        var conflict = false;
+        lock (_gate)
+        {
+            if (_objects.TryGetValue(Key(route.Kind, route.Namespace, route.Name), out var stored))
+            {
+                if ((string?)obj["metadata"]?["resourceVersion"] is { Length: > 0 } rv && rv != (string?)stored.Object["metadata"]?["resourceVersion"])
+                    conflict = true;
+                else
+                {
+                    var next = (JsonObject)stored.Object.DeepClone();
+                    if (route.Subresource == "status")
+                        next["status"] = obj["status"]?.DeepClone();
+                    else
+                    {
+                        foreach (var key in obj.Select(kv => kv.Key).Where(k => k is not ("status" or "metadata")).ToList())
+                            next[key] = obj[key]!.DeepClone();
+                        foreach (var key in new[] { "labels", "annotations", "finalizers", "ownerReferences" })
+                            next["metadata"]![key] = obj["metadata"]?[key]?.DeepClone();
+                    }
+                    updated = Put(route.Kind, next);
+                }
+            }
+        }
+        if (conflict)
+            await WriteAsync(response, 409, Status(409, "Conflict", $"Operation cannot be fulfilled on {route.Kind.QualifiedName} \"{route.Name}\": the object has been modified; please apply your changes to the latest version and try again"));
+        else
+            await WriteAsync(response, updated is null ? 404 : 200, updated ?? NotFound(route));
     }
 
     private async Task WatchAsync(HttpListenerContext context, Route route, System.Collections.Specialized.NameValueCollection query)

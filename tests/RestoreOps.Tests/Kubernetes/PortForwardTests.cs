@@ -113,13 +113,13 @@ public sealed class PortForwardTests : IAsyncLifetime
     public async Task Denied_port_forward_is_reported_with_the_rule_to_add()
     {
         _server.MapPortForward("drills", "pg-restore-1", StartEcho());
-        _server.Deny("create", ResourceKind.Pod, "drills", subresource: "portforward");
+        _server.Deny("get", ResourceKind.Pod, "drills", subresource: "portforward");
         await using var forward = await _api.PortForwardAsync("drills", "pg-restore-1", 5432, _guard.Token);
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort, _guard.Token);
         Assert.Equal(0, await client.GetStream().ReadAsync(new byte[16], _guard.Token));
         var e = Assert.IsType<KubernetesForbiddenException>(forward.LastError);
-        Assert.Contains("resources: [\"pods/portforward\"], verbs: [\"create\"]", e.Message);
+        Assert.Contains("resources: [\"pods/portforward\"], verbs: [\"get\"]", e.Message);
         Assert.DoesNotContain("pf-token", e.ToString());
     }
 

@@ -36,6 +36,7 @@ public sealed class SurfaceParameterListTests(ModuleMetadata module)
         ["Export-DrillEvidence"] = ["Record", "Path", "SigningKeyVariable", "TextfileCollectorPath"],
         ["Send-DrillHeartbeat"] = ["Record", "Url", "Attempts"],
         ["Get-DrillHistory"] = ["Path", "Source", "Verdict", "Last", "Summary", "StaleAfter"],
+        ["Get-RestoreOpsRbac"] = ["SourceNamespace", "DrillNamespace", "ServiceAccount", "ServiceAccountNamespace", "PortForward"],
         ["Remove-RestoreCluster"] = [.. Kubernetes, "InputObject", "Name", "Orphaned", "Namespace", "AllNamespaces", "Kind", "WorkRoot", "Force", "PassThru"],
     };
 
