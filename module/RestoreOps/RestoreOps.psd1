@@ -22,6 +22,7 @@
     # Explicit lists only, never wildcards: the [Cmdlet] classes of RestoreOps.PowerShell.dll, all of them.
     CmdletsToExport      = @(
         'Export-DrillEvidence'
+        'Find-RecoveryPoint'
         'Get-BarmanBackup'
         'Get-CnpgBackup'
         'Get-DrillHistory'

@@ -28,6 +28,8 @@ BeforeAll {
         'TargetName', 'TargetImmediate', 'TargetExclusive', 'Expiry')
     $expectedParameters = @{
         'Export-DrillEvidence'  = @('Record', 'Path', 'SigningKeyVariable', 'TextfileCollectorPath')
+        'Find-RecoveryPoint'    = @('DestinationPath', 'ServerName', 'EndpointUrl', 'Region', 'Credential', 'WalPath', 'From', 'To', 'MinimumRows',
+            'ResolveConnectionString', 'PostgresBinDirectory')
         'Get-BarmanBackup'      = @('DestinationPath', 'ServerName', 'BackupId', 'Latest', 'IncludeUnusable', 'EndpointUrl', 'Region', 'Credential')
         'Get-CnpgBackup'        = $kubernetes + @('Cluster', 'Namespace', 'Name', 'Latest')
         'Get-DrillHistory'      = @('Path', 'Source', 'Verdict', 'Last', 'Summary', 'StaleAfter')
@@ -60,7 +62,7 @@ Describe 'The packaged RestoreOps module' {
     It 'exports exactly the cmdlets its manifest lists' {
         $exported = @(Get-Command -Module RestoreOps | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.CmdletsToExport | Sort-Object)
-        $listed.Count | Should -Be 13
+        $listed.Count | Should -Be 14
         ($exported -join ', ') | Should -Be ($listed -join ', ')
     }
 
@@ -84,7 +86,7 @@ Describe 'The packaged RestoreOps module' {
     # The type of every cmdlet's output ([OutputType]); FormatTests.cs checks the same against the compiled metadata.
     It 'loads a default table view for <_>' -ForEach @(
         'RestoreOps.Model.Backup', 'RestoreOps.Model.RestoreCluster', 'RestoreOps.Model.DrillRecord', 'RestoreOps.Model.CheckResult',
-        'RestoreOps.Model.DrillEvidence', 'RestoreOps.Model.DeliveryOutcome', 'RestoreOps.Model.ProvenRestore') {
+        'RestoreOps.Model.DrillEvidence', 'RestoreOps.Model.DeliveryOutcome', 'RestoreOps.Model.ProvenRestore', 'RestoreOps.Model.RecoveryPoint') {
         $format = @(Get-FormatData -TypeName $_)
         $format.Count | Should -BeGreaterThan 0 -Because "RestoreOps.Format.ps1xml defines a view for $_"
         $tables = @($format.FormatViewDefinition | Where-Object { $_.Control -is [System.Management.Automation.TableControl] })

@@ -44,6 +44,11 @@ public sealed class RecoveryPointQuery
     public string? ResolveConnectionString { get; init; }
     /// <summary>The PostgreSQL binaries whose <c>pg_waldump</c> reads the WAL (default: the one matching the WAL's version).</summary>
     public string? PostgresBinDirectory { get; init; }
+    /// <summary>
+    /// How far the archive's clock (it stamps when each segment arrived) may be from the database's (it stamps commits):
+    /// segments are chosen by arrival with this much to spare on both sides. Default 10 seconds.
+    /// </summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Finds destructive transactions in archived WAL: fetches only the window's segments and reads them with pg_waldump.</summary>
@@ -101,10 +106,11 @@ internal static class RecoveryPointSearch
                 foreach (var x in tl)
                 {
                     var at = x.File.Archived;
-                    if (at is { } a && a < from) continue;
+                    // Stamps may be whole seconds: a segment stamped a second before the window may have arrived in it.
+                    if (at is { } a && a + TimeSpan.FromSeconds(1) + query.ClockSkew <= from) continue;
                     if (afterEnd) break;
                     chosen.Add(x);
-                    if (at is { } b && b > to) afterEnd = true;
+                    if (at is { } b && b > to + query.ClockSkew) afterEnd = true;
                 }
             }
             if (chosen.Count == 0) return [];

@@ -31,6 +31,20 @@ public sealed class IncidentFixtures : IAsyncLifetime
 
     public S3rverServer S3 { get; private set; } = null!;
     public string WorkRoot => Path.Combine(_root, "restores");
+    /// <summary>Orders written between the bad changes (one before, one after each).</summary>
+    public const int GoodRowsAroundBadChanges = 4;
+    /// <summary>Rows in each table a bad change hits.</summary>
+    public const int VictimRows = 500;
+    /// <summary>Before the three bad changes (after the near target).</summary>
+    public DateTimeOffset BeforeBadChanges { get; private set; }
+    /// <summary>After the three bad changes.</summary>
+    public DateTimeOffset AfterBadChanges { get; private set; }
+    /// <summary>The TRUNCATE of public.t_truncate.</summary>
+    public ulong TruncateXid { get; private set; }
+    /// <summary>The DROP TABLE of public.t_drop.</summary>
+    public ulong DropXid { get; private set; }
+    /// <summary>The DELETE without WHERE of public.t_delete.</summary>
+    public ulong DeleteXid { get; private set; }
     public string FirstBackupId { get; private set; } = "";
     public string SecondBackupId { get; private set; } = "";
     /// <summary>A time between the two backups: only the first backup can reach it.</summary>
@@ -81,6 +95,27 @@ public sealed class IncidentFixtures : IAsyncLifetime
         await InsertAsync("before-near", RowsBeforeNear, ct);
         NearSecondBackup = await NowAsync(ct);
         await InsertAsync("after-near", 10, ct);
+        // Three bad changes, each between good writes: what Find-RecoveryPoint must find.
+        await _primary.ExecuteAsync("shop", $$"""
+            create table t_truncate(id int primary key, v text not null);
+            create table t_drop(id int primary key, v text not null);
+            create table t_delete(id int primary key, v text not null);
+            insert into t_truncate select g, 'row ' || g from generate_series(1, {{VictimRows}}) g;
+            insert into t_drop select g, 'row ' || g from generate_series(1, {{VictimRows}}) g;
+            insert into t_delete select g, 'row ' || g from generate_series(1, {{VictimRows}}) g;
+            """, ct);
+        await InsertAsync("good", 1, ct);
+        BeforeBadChanges = await NowAsync(ct);
+        // A rewrite replaces files as TRUNCATE does but keeps every row: it must not be listed.
+        await _primary.ExecuteAsync("shop", "vacuum full t_truncate", ct);
+        TruncateXid = await BadChangeAsync("truncate t_truncate");
+        await InsertAsync("good", 1, ct);
+        DropXid = await BadChangeAsync("drop table t_drop");
+        await InsertAsync("good", 1, ct);
+        DeleteXid = await BadChangeAsync("delete from t_delete");
+        await InsertAsync("good", 1, ct);
+        AfterBadChanges = await NowAsync(ct);
+
         // The hours of WAL after the bad change, as full segments: nearly empty ones (a switch after each small write)
         // would let PostgreSQL's WAL read-ahead, which decodes up to 512 kB ahead of replay, run through many of them.
         await _primary.ExecuteAsync("shop", "create table filler(pad text not null)", ct);
@@ -88,6 +123,10 @@ public sealed class IncidentFixtures : IAsyncLifetime
             await _primary.ExecuteAsync("shop", "insert into filler select repeat(md5(g::text), 16) from generate_series(1, 60000) g", ct);
         await RestoreOps.Automation.DemoSource.SwitchAndWaitForArchiveAsync(_primary, ct);
         await _primary.StopAsync();
+
+        // One implicit transaction: the statement and txid_current() share the transaction id.
+        async Task<ulong> BadChangeAsync(string sql) =>
+            Convert.ToUInt64(await _primary!.ScalarAsync("shop", $"{sql}; select txid_current()", ct), CultureInfo.InvariantCulture);
 
         async Task<string> BackupAsync(string name, CancellationToken token)
         {

@@ -34,6 +34,11 @@ public sealed class SurfaceParameterListTests(ModuleMetadata module)
             "EvidencePath", "SigningKeyVariable", "HeartbeatUrl", "ThrottleLimit",
         ],
         ["Export-DrillEvidence"] = ["Record", "Path", "SigningKeyVariable", "TextfileCollectorPath"],
+        ["Find-RecoveryPoint"] =
+        [
+            "DestinationPath", "ServerName", "EndpointUrl", "Region", "Credential", "WalPath", "From", "To", "MinimumRows",
+            "ResolveConnectionString", "PostgresBinDirectory",
+        ],
         ["Send-DrillHeartbeat"] = ["Record", "Url", "Attempts"],
         ["Get-DrillHistory"] = ["Path", "Source", "Verdict", "Last", "Summary", "StaleAfter"],
         ["Get-RestoreOpsRbac"] = ["SourceNamespace", "DrillNamespace", "ServiceAccount", "ServiceAccountNamespace", "PortForward"],

@@ -131,7 +131,7 @@ public sealed class IncidentRestoreTests(IncidentFixtures fx)
             var left = Directory.EnumerateFiles(Path.Combine(restore.Cluster.WorkDirectory!, "wal-spool"))
                 .Where(f => RestoreOps.Wal.WalFileName.TryParse(Path.GetFileName(f), out _)).ToList();
             Assert.True(left.Count <= window + 3, $"{left.Count} segments left in the spool: {string.Join(", ", left.Select(Path.GetFileName))}");
-            await AssertRowsAsync(restore, I.RowsAtFirstBackup + I.RowsBeforeBetween + I.RowsAfterBetween + I.RowsBeforeNear + 10);
+            await AssertRowsAsync(restore, I.RowsAtFirstBackup + I.RowsBeforeBetween + I.RowsAfterBetween + I.RowsBeforeNear + 10 + I.GoodRowsAroundBadChanges);
         }
         finally
         {
