@@ -30,7 +30,7 @@ namespace RestoreOps;
 /// await engine.RemoveAsync(cluster, null, ct);
 /// </code>
 /// </example>
-public sealed class RestoreEngine : IAsyncDisposable
+public sealed partial class RestoreEngine : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, IRestoreHandle> Handles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _secrets = Redactor.NewEngineSet();
@@ -50,7 +50,11 @@ public sealed class RestoreEngine : IAsyncDisposable
     {
         Spelling = spelling;
         // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
-        _onProcessExit = (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+        _onProcessExit = (_, _) =>
+        {
+            RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+            RemoveDemoBackups();
+        };
         AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
     }
 
@@ -63,6 +67,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
         await RemoveLocalDrillTargetsAsync().ConfigureAwait(false);
+        RemoveDemoBackups();
         foreach (var handle in Handles.Values) (handle as IDisposable)?.Dispose();
         Handles.Clear();
         _secrets.Clear();
