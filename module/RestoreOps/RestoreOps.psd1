@@ -30,6 +30,7 @@
         'Invoke-RestoreCheck'
         'Invoke-RestoreDrill'
         'New-RestoreCluster'
+        'New-RestoreDemoBackup'
         'Remove-RestoreCluster'
         'Send-DrillHeartbeat'
         'Wait-ClusterReady'

@@ -22,8 +22,9 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
     private int _pending;
     private int _next;
 
-    /// <summary>A check file (YAML; see docs/checks.md).</summary>
-    [Parameter]
+    /// <summary>A check file (YAML; see docs/checks.md). Also taken from a piped object's CheckPath (New-RestoreDemoBackup's).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("CheckPath")]
     public string? Path { get; set; }
 
     /// <summary>Inline checks, one hashtable each: @{ kind = 'row-count'; table = 'orders'; min = 1 }.</summary>
