@@ -116,6 +116,11 @@ public sealed partial class RestoreEngine : IAsyncDisposable
     public async Task<Backup> GetLocalBackupAsync(string path, string? walDirectory, CancellationToken ct)
     {
         Redactor.UseEngineSet(_secrets);
+        // Found now, not by the restore that would replay from it.
+        if (walDirectory is not null && !Directory.Exists(walDirectory))
+            throw new ConfigurationException($"The WAL archive directory '{walDirectory}' does not exist.",
+                $"Pass the directory your archive_command copies WAL into ({InputKey.WalArchive.Ref()}), or leave it out to restore only what the backup holds.",
+                parameter: InputKey.WalArchive);
         if (File.Exists(path)) return await LocalBackupCatalog.ReadDumpAsync(path, ct).ConfigureAwait(false);
         if (Directory.Exists(path)) return await LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct).ConfigureAwait(false);
         throw new ConfigurationException($"The backup path '{path}' does not exist.",

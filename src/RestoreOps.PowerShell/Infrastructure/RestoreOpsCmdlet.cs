@@ -53,6 +53,13 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
     /// <summary>Runs work that has no progress of its own.</summary>
     protected T Run<T>(Func<CancellationToken, Task<T>> work) => Run("RestoreOps", (ct, _) => work(ct));
 
+    /// <summary>Runs work that has neither progress nor a result.</summary>
+    protected void Run(Func<CancellationToken, Task> work) => Run(async ct =>
+    {
+        await work(ct).ConfigureAwait(false);
+        return true;
+    });
+
     /// <summary>
     /// Writes a non-terminating error for one item (the pipeline goes on; <c>-ErrorAction Stop</c> stops it), or
     /// turns Ctrl+C into the pipeline stop PowerShell expects.

@@ -90,6 +90,7 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
 
     /// <summary>How long a drill target may live before Remove-RestoreCluster -Orphaned removes it (default 6 hours).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan Expiry { get; set; } = TimeSpan.FromHours(6);
 
     /// <summary>The recovery target the Target* parameters name (latest when none).</summary>
