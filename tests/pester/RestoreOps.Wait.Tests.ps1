@@ -86,6 +86,15 @@ Describe 'Wait-ClusterReady on a restore held at a WAL segment' {
         $cluster.Phase | Should -Not -Be 'Ready'
     }
 
+    It 'Invoke-RestoreCheck on the target that is still restoring says to wait for it first' {
+        if ($null -eq $cluster) { Set-ItResult -Skipped -Because $PostgresSkipReason; return }
+        $output = @($cluster | Invoke-RestoreCheck -ErrorAction SilentlyContinue -ErrorVariable problems)
+        $output.Count | Should -Be 0
+        @($problems).Count | Should -Be 1
+        $problems[0].FullyQualifiedErrorId | Should -BeLike 'InvokeRestoreCheckFailed,*'
+        $problems[0].ErrorDetails.RecommendedAction | Should -BeLike '*Wait-ClusterReady*'
+    }
+
     It 'once replay can go on, Wait-ClusterReady -Name finds the local target without any kubeconfig, and it is Ready' {
         if ($null -eq $cluster) { Set-ItResult -Skipped -Because $PostgresSkipReason; return }
         Unlock-TestWalSegment -Held $held
