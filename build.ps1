@@ -6,7 +6,8 @@
     Build   : dotnet build RestoreOps.sln.
     Test    : on Linux, bash scripts/test.sh (xunit + Pester, last line "N passed, N failed, N skipped");
               elsewhere dotnet test, then Invoke-Pester on tests/pester.
-    Package : lays out artifacts/module/RestoreOps/ (POWERSHELL.md section 1): the manifest,
+    Package : lays out artifacts/module/RestoreOps/ (POWERSHELL.md section 1) and makes the Gallery package
+              artifacts/gallery/RestoreOps.<version>.nupkg from it (scripts/publish-gallery-package.ps1): the manifest,
               RestoreOps.PowerShell.dll and RestoreOps.Model.dll in the root, format/type data when
               present, en-US/about_RestoreOps.help.txt and en-US/RestoreOps.PowerShell.dll-Help.xml (the
               MAML help tools/RestoreOps.HelpBuilder builds from docs/cmdlets/*.md; a page that breaks the
@@ -156,6 +157,10 @@ function Invoke-PackageTask {
 
         Write-Host "Module laid out in $out"
         Get-ChildItem -Path $out -Recurse -File | ForEach-Object { '  ' + [System.IO.Path]::GetRelativePath($out, $_.FullName) }
+
+        # The Gallery package, through Publish-PSResource to a local folder repository (offline).
+        $nupkg = & (Join-Path $root 'scripts/publish-gallery-package.ps1') -ModulePath $out -OutputPath (Join-Path $root 'artifacts/gallery')
+        Write-Host "Gallery package: $($nupkg.FullName)"
     }
     finally {
         if (Test-Path $temp) { Remove-Item $temp -Recurse -Force }

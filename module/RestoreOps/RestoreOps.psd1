@@ -32,6 +32,7 @@
         'Invoke-RestoreCheck'
         'Invoke-RestoreDrill'
         'New-RestoreCluster'
+        'New-RestoreDemoBackup'
         'Remove-RestoreCluster'
         'Send-DrillHeartbeat'
         'Wait-ClusterReady'
@@ -60,6 +61,13 @@
         PSData = @{
             Tags = @('PostgreSQL', 'CloudNativePG', 'CNPG', 'Barman', 'Backup', 'Restore', 'DisasterRecovery', 'Kubernetes', 'PSEdition_Core', 'Linux')
             # LicenseUri and ProjectUri: not set until the project has a published licence and home page.
+            ReleaseNotes = @'
+0.1.0
+- New-RestoreDemoBackup: the demo drill through the module (New-RestoreDemoBackup | Invoke-RestoreDrill -Local).
+- Restore drills of CNPG, Barman Cloud and local backups into throwaway CNPG Clusters or local PostgreSQL,
+  stage by stage (New-RestoreCluster | Wait-ClusterReady | Invoke-RestoreCheck) or in one command (Invoke-RestoreDrill).
+- Evidence as sealed JSON, JUnit, Markdown, HTML and Prometheus text; history and heartbeats.
+'@
         }
     }
 }

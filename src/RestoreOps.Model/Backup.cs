@@ -53,6 +53,11 @@ public sealed class BackupLocation
     public string? WalDirectory { get; init; }
     /// <summary>Local pg_dump custom-format file.</summary>
     public string? DumpFile { get; init; }
+
+    /// <summary>Where the backup is, as a list view shows it (never credentials: the model holds none).</summary>
+    public override string ToString() =>
+        DumpFile ?? (BaseDirectory is { } b ? (WalDirectory is { } w ? $"{b} (WAL {w})" : b)
+            : DestinationPath is { } d ? $"{d.TrimEnd('/')}/{ServerName}" : "");
 }
 
 /// <summary>

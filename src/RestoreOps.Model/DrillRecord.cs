@@ -64,6 +64,14 @@ public sealed class DrillObjectives
 
     /// <summary>True when no objective is set.</summary>
     public bool IsEmpty => MaxBackupAge is null && MaxDataAge is null && MaxRestoreTime is null;
+
+    /// <summary>The limits that are set, for list views.</summary>
+    public override string ToString() => string.Join(", ", new[]
+    {
+        MaxBackupAge is { } b ? $"backup age <= {b}" : null,
+        MaxDataAge is { } d ? $"data age <= {d}" : null,
+        MaxRestoreTime is { } r ? $"restore time <= {r}" : null,
+    }.Where(x => x is not null));
 }
 
 /// <summary>Which objective a verdict is about.</summary>
@@ -101,6 +109,9 @@ public sealed class ObjectiveResult
     public required ObjectiveVerdict Verdict { get; init; }
     /// <summary>In words, with the margin or the overrun.</summary>
     public required string Message { get; init; }
+
+    /// <summary>The verdict and what was compared, for list views.</summary>
+    public override string ToString() => $"{Kind} {Verdict}: {Message}";
 }
 
 /// <summary>Who ran the drill and where.</summary>
@@ -116,6 +127,9 @@ public sealed class DrillEnvironment
     public string? Runtime { get; init; }
     /// <summary>Kubernetes context, when the drill used Kubernetes.</summary>
     public string? KubernetesContext { get; init; }
+
+    /// <summary>Where the drill ran, for list views.</summary>
+    public override string ToString() => KubernetesContext is { } k ? $"{User}@{Host} ({OperatingSystem}; context {k})" : $"{User}@{Host} ({OperatingSystem})";
 
     /// <summary>The environment of the current process.</summary>
     public static DrillEnvironment Current(string? kubernetesContext = null) => new()
@@ -273,6 +287,9 @@ public sealed class DrillRecord
     public List<ObjectiveResult> Objectives { get; } = new();
     /// <summary>Verdict.</summary>
     public DrillVerdict Verdict { get; set; } = DrillVerdict.Error;
+
+    /// <summary>The drill and its verdict, for list views of objects that hold a record.</summary>
+    public override string ToString() => $"{DrillId} {Verdict}";
     /// <summary>Why the drill did not pass, if it did not.</summary>
     public DrillFailureCategory? FailureCategory { get; set; }
     /// <summary>The phase that failed, if any.</summary>

@@ -30,7 +30,7 @@ namespace RestoreOps;
 /// await engine.RemoveAsync(cluster, null, ct);
 /// </code>
 /// </example>
-public sealed class RestoreEngine : IAsyncDisposable
+public sealed partial class RestoreEngine : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, IRestoreHandle> Handles = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _secrets = Redactor.NewEngineSet();
@@ -50,7 +50,11 @@ public sealed class RestoreEngine : IAsyncDisposable
     {
         Spelling = spelling;
         // A scheduled pwsh job that ends without removing its local targets must not leave postgres running.
-        _onProcessExit = (_, _) => RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+        _onProcessExit = (_, _) =>
+        {
+            RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult();
+            RemoveDemoBackups();
+        };
         AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
     }
 
@@ -63,6 +67,7 @@ public sealed class RestoreEngine : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
         await RemoveLocalDrillTargetsAsync().ConfigureAwait(false);
+        RemoveDemoBackups();
         foreach (var handle in Handles.Values) (handle as IDisposable)?.Dispose();
         Handles.Clear();
         _secrets.Clear();
@@ -111,6 +116,11 @@ public sealed class RestoreEngine : IAsyncDisposable
     public async Task<Backup> GetLocalBackupAsync(string path, string? walDirectory, CancellationToken ct)
     {
         Redactor.UseEngineSet(_secrets);
+        // Found now, not by the restore that would replay from it.
+        if (walDirectory is not null && !Directory.Exists(walDirectory))
+            throw new ConfigurationException($"The WAL archive directory '{walDirectory}' does not exist.",
+                $"Pass the directory your archive_command copies WAL into ({InputKey.WalArchive.Ref()}), or leave it out to restore only what the backup holds.",
+                parameter: InputKey.WalArchive);
         if (File.Exists(path)) return await LocalBackupCatalog.ReadDumpAsync(path, ct).ConfigureAwait(false);
         if (Directory.Exists(path)) return await LocalBackupCatalog.ReadBaseBackupAsync(path, walDirectory, ct).ConfigureAwait(false);
         throw new ConfigurationException($"The backup path '{path}' does not exist.",

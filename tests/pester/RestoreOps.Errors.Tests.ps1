@@ -72,6 +72,108 @@ Describe 'Errors a user can act on' {
         }
     }
 
+    Context 'Get-LocalBackup -WalPath on a folder that does not exist' {
+        It 'refuses at once, naming -WalPath, instead of a drill failing later' {
+            $missingWal = Join-Path $TestDrive 'no-such-wal'
+            $output = @(Get-LocalBackup -Path $labelOnly -WalPath $missingWal -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'GetLocalBackupFailed' -Category 'InvalidArgument' -Target $labelOnly
+            $problems[0].ErrorDetails.Message | Should -BeLike "*$missingWal*"
+            $problems[0].ErrorDetails.RecommendedAction | Should -BeLike '*-WalPath*'
+        }
+    }
+
+    Context 'Export-DrillEvidence where it cannot write' {
+        BeforeAll {
+            $record = [RestoreOps.Model.DrillRecord]@{
+                DrillId = 'pester-export'; ToolVersion = 'pester'; Host = 'pester'; StartedAt = [DateTimeOffset]::UtcNow; Source = 'pester/source'
+            }
+        }
+
+        It 'a -Path that is a file says so and what to pass instead' {
+            $file = Join-Path $TestDrive 'record.json'
+            Set-Content -LiteralPath $file -Value '{}'
+            $output = @($record | Export-DrillEvidence -Path $file -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'ExportDrillEvidenceFailed' -Category 'InvalidArgument' -Target $record
+            $problems[0].ErrorDetails.Message | Should -BeLike "*-Path '$file'*"
+            $problems[0].ErrorDetails.RecommendedAction | Should -BeLike '*folder*'
+        }
+
+        It 'a -Path that cannot be created names -Path and the fix' -Skip:(-not $IsLinux) {
+            $output = @($record | Export-DrillEvidence -Path '/proc/restoreops-nope' -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'ExportDrillEvidenceFailed' -Category 'InvalidArgument' -Target $record
+            $problems[0].ErrorDetails.Message | Should -BeLike "*-Path '/proc/restoreops-nope'*"
+        }
+    }
+
+    Context 'Input errors are ErrorRecords before anything starts (documented in about_RestoreOps)' {
+        BeforeAll {
+            $noBinaries = New-TestDirectory -Path (Join-Path $TestDrive 'no-binaries')
+        }
+
+        It 'Invoke-RestoreDrill with -PostgresBinDirectory holding no PostgreSQL writes an error and no record' {
+            $output = @($backup | Invoke-RestoreDrill -Local -WorkRoot $workRoot -PostgresBinDirectory $noBinaries -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0 -Because 'a drill that could not start on bad input is no drill record'
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'InvokeRestoreDrillFailed' -Category 'InvalidArgument' -Target $backup
+            @(Get-ChildItem -LiteralPath $workRoot -Force).Count | Should -Be 0
+        }
+
+        It 'New-RestoreCluster with the same input writes the error itself, not the background restore later' {
+            $output = @($backup | New-RestoreCluster -Local -WorkRoot $workRoot -PostgresBinDirectory $noBinaries -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'NewRestoreClusterFailed' -Category 'InvalidArgument' -Target $backup
+            @(Get-ChildItem -LiteralPath $workRoot -Force).Count | Should -Be 0
+        }
+
+        It 'Invoke-RestoreDrill with a malformed -Check writes an error and restores nothing' {
+            $output = @($backup | Invoke-RestoreDrill -Local -WorkRoot $workRoot -Check @{ kind = 'row-count'; tabel = 'orders' } -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            Assert-ActionableError -ErrorRecord $problems[0] -ErrorId 'InvokeRestoreDrillFailed' -Category 'InvalidArgument' -Target $backup
+            $problems[0].ErrorDetails.Message | Should -BeLike "*'tabel'*"
+            @(Get-ChildItem -LiteralPath $workRoot -Force).Count | Should -Be 0
+        }
+
+        It 'Invoke-RestoreDrill with a check file that does not exist writes an error and restores nothing' {
+            $output = @($backup | Invoke-RestoreDrill -Local -WorkRoot $workRoot -Path (Join-Path $TestDrive 'no-checks.yaml') -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable problems)
+            $output.Count | Should -Be 0
+            @($problems).Count | Should -Be 1
+            $problems[0].FullyQualifiedErrorId | Should -BeLike 'InvokeRestoreDrillFailed,*'
+            $problems[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            @(Get-ChildItem -LiteralPath $workRoot -Force).Count | Should -Be 0
+        }
+    }
+
+    Context 'Durations' {
+        It 'every TimeSpan parameter takes durations such as 30m' {
+            $timeSpans = @(Get-Command -Module RestoreOps | ForEach-Object { $c = $_; $c.Parameters.Values |
+                    Where-Object { $_.ParameterType -in [TimeSpan], [Nullable[TimeSpan]] } | ForEach-Object { [pscustomobject]@{ Command = $c.Name; Parameter = $_ } } })
+            $timeSpans.Count | Should -BeGreaterThan 5
+            foreach ($p in $timeSpans) {
+                @($p.Parameter.Attributes | Where-Object { $_.GetType().Name -eq 'DurationAttribute' }).Count |
+                    Should -Be 1 -Because "$($p.Command) -$($p.Parameter.Name) takes the durations the CLI and check files take"
+            }
+        }
+
+        It 'binds 30m, 1h30m and 7d, and keeps PowerShell''s own 00:30:00' {
+            $empty = New-TestDirectory -Path (Join-Path $TestDrive 'durations')
+            foreach ($value in '30m', '1h30m', '7d', '00:30:00', (New-TimeSpan -Minutes 30)) {
+                $null = Get-DrillHistory -Path $empty -Summary -StaleAfter $value -ErrorAction Stop
+            }
+            $caught = $null
+            try { $null = Get-DrillHistory -Path $empty -Summary -StaleAfter 'lots' -ErrorAction Stop } catch { $caught = $_ }
+            $caught | Should -Not -BeNullOrEmpty
+            "$caught" | Should -BeLike "*'lots' is not a duration*30m*"
+        }
+    }
+
     Context 'Get-LocalBackup on a folder that is not a base backup' {
         It 'says what the folder lacks and what to pass instead' {
             $empty = New-TestDirectory -Path (Join-Path $TestDrive 'not-a-backup')

@@ -40,6 +40,7 @@ BeforeAll {
         'Invoke-RestoreDrill'   = $restoreTarget + @('Path', 'Check', 'Database', 'MaxBackupAge', 'MaxDataAge', 'MaxRestoreTime', 'Timeout',
             'KeepOnFailure', 'EvidencePath', 'SigningKeyVariable', 'HeartbeatUrl', 'ThrottleLimit')
         'New-RestoreCluster'    = $restoreTarget + @('Name', 'DrillId', 'Purpose')
+        'New-RestoreDemoBackup' = @('WorkRoot', 'PostgresBinDirectory', 'OsUser')
         'Remove-RestoreCluster' = $kubernetes + @('InputObject', 'Name', 'Orphaned', 'Namespace', 'AllNamespaces', 'Kind', 'WorkRoot', 'Force', 'PassThru')
         'Send-DrillHeartbeat'   = @('Record', 'Url', 'Attempts')
         'Wait-ClusterReady'     = $kubernetes + @('InputObject', 'Name', 'Namespace', 'Timeout')
@@ -62,7 +63,7 @@ Describe 'The packaged RestoreOps module' {
     It 'exports exactly the cmdlets its manifest lists' {
         $exported = @(Get-Command -Module RestoreOps | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.CmdletsToExport | Sort-Object)
-        $listed.Count | Should -Be 14
+        $listed.Count | Should -Be 15
         ($exported -join ', ') | Should -Be ($listed -join ', ')
     }
 

@@ -313,3 +313,42 @@ function New-TestDirectory {
     }
     return $directory.FullName
 }
+
+function Lock-TestWalSegment {
+    <#
+    .SYNOPSIS
+        Holds replay of a New-TestBaseBackup source: the newest archived WAL segment (the rows written after the backup)
+        is moved aside and replaced by a named pipe, so a restore blocks reading it until Unlock-TestWalSegment writes the
+        segment into the pipe. Returns the handle Unlock-TestWalSegment takes. Linux only (mkfifo).
+    #>
+    param([Parameter(Mandatory)] [string] $WalDirectory)
+
+    $segment = Get-ChildItem -LiteralPath $WalDirectory -File | Where-Object Name -Match '^[0-9A-F]{24}$' | Sort-Object Name | Select-Object -Last 1
+    $held = [pscustomobject]@{ Pipe = $segment.FullName; Copy = "$(Split-Path -Parent $WalDirectory)/held-$($segment.Name)"; Released = $false }
+    Move-Item -LiteralPath $held.Pipe -Destination $held.Copy
+    $null = Invoke-TestNative -FilePath mkfifo -ArgumentList $held.Pipe
+    return $held
+}
+
+function Unlock-TestWalSegment {
+    <#
+    .SYNOPSIS
+        Writes the held segment into its pipe (once), so replay goes on. A separate process writes it, bounded by
+        timeout(1): opening a pipe for writing blocks until a reader opens it, and the reader may be gone.
+    #>
+    param(
+        [Parameter(Mandatory)] [psobject] $Held,
+        # Only free a reader that may be blocked: a reader that opened the pipe and gave up (a cancelled restore) is fine.
+        [switch] $Quiet
+    )
+
+    if ($Held.Released) { return }
+    # Once only, even when it fails: a second writer would wait for a reader that is gone.
+    $Held.Released = $true
+    try {
+        $null = Invoke-TestNative -FilePath timeout -ArgumentList '120', 'sh', '-c', 'cat "$0" > "$1"', $Held.Copy, $Held.Pipe
+    }
+    catch {
+        if (-not $Quiet) { throw }
+    }
+}

@@ -46,8 +46,23 @@ public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
                 SigningKey = key,
                 TextfileCollectorPath = FullPath(TextfileCollectorPath),
             };
-            // Evidence is written whole even after Ctrl+C: a half-written record proves nothing.
-            var paths = Run(_ => EvidenceWriter.WriteAllAsync(Record, dir, options, CancellationToken.None));
+            if (File.Exists(dir))
+                throw new ConfigurationException($"-Path '{dir}' is a file; Export-DrillEvidence writes several files into a folder.",
+                    "Pass a folder (it is created when missing), e.g. the folder that file is in.");
+            EvidencePaths paths;
+            try
+            {
+                // Evidence is written whole even after Ctrl+C: a half-written record proves nothing.
+                paths = Run(_ => EvidenceWriter.WriteAllAsync(Record, dir, options, CancellationToken.None));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The runtime's text ("Could not find file …") names neither the parameter nor what to do about it.
+                throw new ConfigurationException($"The evidence could not be written to -Path '{dir}': {e.Message}",
+                    File.Exists(System.IO.Path.Combine(dir, Record.DrillId + ".json"))
+                        ? "A record of this drill is already there and records are never overwritten: pass another folder."
+                        : "Pass a folder this user can create and write to.");
+            }
             WriteObject(new DrillEvidence
             {
                 DrillId = Record.DrillId,

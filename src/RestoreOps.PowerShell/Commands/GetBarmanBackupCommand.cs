@@ -61,8 +61,10 @@ public sealed class GetBarmanBackupCommand : RestoreOpsCmdlet
                 AccessKeyId = Credential?.UserName,
                 SecretAccessKey = Credential?.GetNetworkCredential().Password,
             };
-            var backups = Run(ct => Engine.GetBarmanBackupsAsync(DestinationPath, ServerName, options, IncludeUnusable || BackupId is not null, ct))
-                .Where(b => BackupId is null || b.Id == BackupId || b.Name == BackupId).ToList();
+            WriteVerbose($"Reading the Barman Cloud catalogue of {where} (endpoint {EndpointUrl ?? "from AWS_ENDPOINT_URL_S3 or AWS"}, credentials {(Credential is null ? "from the AWS environment" : "from -Credential")}).");
+            var all = Run(ct => Engine.GetBarmanBackupsAsync(DestinationPath, ServerName, options, IncludeUnusable || BackupId is not null, ct));
+            WriteVerbose($"{all.Count} backup(s) in {where}{(IncludeUnusable || BackupId is not null ? " (unusable ones included)" : " usable")}; newest: {(all.Count == 0 ? "none" : all[0].Id)}.");
+            var backups = all.Where(b => BackupId is null || b.Id == BackupId || b.Name == BackupId).ToList();
             if (backups.Count == 0)
             {
                 WriteError(ErrorRecords.NotFound(

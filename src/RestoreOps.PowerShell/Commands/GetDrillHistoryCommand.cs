@@ -42,6 +42,7 @@ public sealed class GetDrillHistoryCommand : RestoreOpsCmdlet
 
     /// <summary>A source whose last passed drill is older than this is Stale (default 7 days).</summary>
     [Parameter(ParameterSetName = SummarySet)]
+    [Duration]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromDays(7);
 
     /// <inheritdoc />

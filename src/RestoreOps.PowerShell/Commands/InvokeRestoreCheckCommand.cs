@@ -34,14 +34,17 @@ public sealed class InvokeRestoreCheckCommand : KubernetesCmdlet
 
     /// <summary>RPO objective: the backup may be at most this old when the drill starts.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxBackupAge { get; set; }
 
     /// <summary>RPO objective: the restored data's newest commit may be at most this old.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxDataAge { get; set; }
 
     /// <summary>RTO objective: the restore (download to ready) may take at most this long.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxRestoreTime { get; set; }
 
     /// <summary>Folder of earlier drill records, for checks relative to the previous drill of the same source.</summary>

@@ -19,11 +19,16 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
 {
     private readonly BlockingCollection<DrillEvent> _events = new();
     private readonly List<Task> _running = [];
+    // Drills by id, and the ids whose record reached the pipeline: after Ctrl+C the others are told through the host.
+    private readonly ConcurrentDictionary<int, (Backup Backup, Task<DrillRun> Task)> _drills = new();
+    private readonly HashSet<int> _written = [];
+    private volatile bool _stopped;
     private int _pending;
     private int _next;
 
-    /// <summary>A check file (YAML; see docs/checks.md).</summary>
-    [Parameter]
+    /// <summary>A check file (YAML; see docs/checks.md). Also taken from a piped object's CheckPath (New-RestoreDemoBackup's).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("CheckPath")]
     public string? Path { get; set; }
 
     /// <summary>Inline checks, one hashtable each: @{ kind = 'row-count'; table = 'orders'; min = 1 }.</summary>
@@ -36,18 +41,22 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
 
     /// <summary>RPO objective: the backup may be at most this old when the drill starts.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxBackupAge { get; set; }
 
     /// <summary>RPO objective: the restored data's newest commit may be at most this old.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxDataAge { get; set; }
 
     /// <summary>RTO objective: the restore (download to ready) may take at most this long.</summary>
     [Parameter]
+    [Duration]
     public TimeSpan? MaxRestoreTime { get; set; }
 
     /// <summary>How long a target may take to accept sessions (default 30 minutes).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan Timeout { get; set; } = RestoreDefaults.ReadyTimeout;
 
     /// <summary>Keep the target when the drill did not pass, for a human to find out why (a sweep removes it after -Expiry).</summary>
@@ -96,6 +105,8 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
                 SigningKey = key,
                 HeartbeatUrl = HeartbeatUrl,
             };
+            // Input errors are ErrorRecords, found before anything starts; what happens during the drill is its record.
+            Run(ct => Engine.ValidateAsync(request.Restore, request.Checks, evidence, ct));
         }
         catch (Exception e) when (IsReported(e))
         {
@@ -120,6 +131,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
         var progress = new EventProgress(_events, id, backup);
         var task = Task.Run(() => Engine.RunDrillAsync(request, progress, Cancellation));
         _pending++;
+        _drills[id] = (backup, task);
         lock (_running) _running.Add(task);
         _ = task.ContinueWith(t => _events.Add(new DrillEvent(id, backup, null, t)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
@@ -149,6 +161,7 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
                 if (run.Record.Verdict != DrillVerdict.Passed)
                     WriteVerbose($"Drill {run.Record.DrillId} {run.Record.Verdict}: {run.Record.FailureMessage}");
                 WriteObject(run.Record);
+                lock (_written) _written.Add(e.Id);
             }
             catch (Exception ex) when (IsReported(ex))
             {
@@ -170,9 +183,44 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
             lock (_running) running = [.. _running];
             try { Task.WaitAll(running); } catch (AggregateException) { /* each drill turns its failures into its record */ }
             _events.Dispose();
+            if (_stopped) ReportStoppedDrills();
             return;
         }
         base.Dispose(disposing);
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing()
+    {
+        _stopped = true;
+        base.StopProcessing();
+    }
+
+    /// <summary>
+    /// After Ctrl+C PowerShell discards the cmdlet's writes, so the stopped drills' records never reach the pipeline:
+    /// the host's UI says what each one's cleanup did, so the user knows what was removed and what is left.
+    /// </summary>
+    private void ReportStoppedDrills()
+    {
+        foreach (var (id, (backup, task)) in _drills.OrderBy(d => d.Key))
+        {
+            lock (_written) if (_written.Contains(id)) continue;
+            string line;
+            if (task.IsCompletedSuccessfully)
+            {
+                var record = task.Result.Record;
+                var cleanup = record.Cleanup;
+                line = cleanup.Kept ? $"Drill {record.DrillId} of {backup} was stopped; its restore target was kept: remove it with Remove-RestoreCluster."
+                    : cleanup.Succeeded ? $"Drill {record.DrillId} of {backup} was stopped; its restore target was removed ({(cleanup.Removed.Count == 0 ? "nothing had been created" : string.Join(", ", cleanup.Removed))})."
+                    : $"Drill {record.DrillId} of {backup} was stopped; its cleanup is INCOMPLETE ({string.Join("; ", cleanup.Problems)}): remove what is left with Remove-RestoreCluster.";
+            }
+            else
+            {
+                line = $"Drill of {backup} was stopped and did not report its cleanup ({task.Exception?.GetBaseException().Message ?? "cancelled"}): list what is left with Get-RestoreCluster.";
+            }
+            try { Host.UI.WriteWarningLine(line); }
+            catch (Exception e) when (e is PipelineStoppedException or InvalidOperationException or NotImplementedException) { /* a host without a UI */ }
+        }
     }
 
     private sealed record DrillEvent(int Id, Backup Backup, DrillProgress? Progress, Task<DrillRun>? Done);

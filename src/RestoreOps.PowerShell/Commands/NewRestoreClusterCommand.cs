@@ -33,6 +33,8 @@ public sealed class NewRestoreClusterCommand : RestoreTargetCmdlet
         {
             if (!ShouldProcess(TargetDescription(Backup, Name), "Create restore target")) return;
             var request = Request(Backup, Name, DrillId, Purpose);
+            // Found now, not by the background restore that only whoever waits would hear from.
+            Run(ct => Engine.ValidateAsync(request, null, null, ct));
             var cluster = Run(ct => Engine.NewAsync(request, ct));
             WriteVerbose($"Created {cluster.Kind} restore target {cluster} for drill {cluster.DrillId}; it expires {cluster.ExpiresAt:u}.");
             WriteObject(cluster);

@@ -33,6 +33,7 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
 
     /// <summary>How long to wait before the restore counts as failed (default 30 minutes).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan Timeout { get; set; } = RestoreDefaults.ReadyTimeout;
 
     /// <inheritdoc />
@@ -44,12 +45,18 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
             var cluster = ParameterSetName == NameSet ? FindByName() : InputObject;
             if (cluster is null) return;
             target = cluster;
+            WriteVerbose($"Waiting up to {Timeout} for {cluster.Kind} restore target {cluster} (phase {cluster.Phase}).");
+            var started = DateTimeOffset.UtcNow;
             var ready = Run($"Waiting for {cluster}", (ct, progress) => Engine.WaitReadyAsync(cluster, Timeout, Access, progress, ct));
+            WriteVerbose($"{ready} is {ready.Phase} after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s; connect with {ready.Connection?.ToString() ?? "(no connection yet)"}.");
             WriteObject(ready);
         }
-        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        // Ctrl+C ends the wait either way: the engine's task is cancelled, or a progress write finds the pipeline stopping.
+        catch (Exception e) when ((e is OperationCanceledException or PipelineStoppedException) && Cancellation.IsCancellationRequested)
         {
-            WriteWarning($"Stopped waiting for {target}; the restore goes on. Remove it with Remove-RestoreCluster when it is no longer needed.");
+            // After Ctrl+C PowerShell discards every write of the cmdlet (WriteWarning throws PipelineStoppedException):
+            // the host's own UI is the only way left to tell the user the restore did not stop with the wait.
+            Host.UI.WriteWarningLine($"Stopped waiting for {target}; the restore goes on. Wait for it again with Wait-ClusterReady, or remove it with Remove-RestoreCluster when it is no longer needed.");
             throw new PipelineStoppedException();
         }
         catch (Exception e) when (IsReported(e))
@@ -60,10 +67,20 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
 
     private RestoreCluster? FindByName()
     {
-        var found = Run(ct => Engine.GetAsync(new RestoreClusterQuery
+        // Local targets first: they need no Kubernetes, so a machine without a kubeconfig can still wait by name.
+        var found = Namespace is null ? Run(ct => Engine.GetAsync(new RestoreClusterQuery { IncludeLocal = true, Name = Name }, ct)) : [];
+        if (found.Count == 0)
         {
-            IncludeCnpg = true, IncludeLocal = true, Kubernetes = Access, Namespace = Namespace, Name = Name,
-        }, ct));
+            try
+            {
+                found = Run(ct => Engine.GetAsync(new RestoreClusterQuery { IncludeCnpg = true, Kubernetes = Access, Namespace = Namespace, Name = Name }, ct));
+            }
+            catch (ConfigurationException e) when (!KubernetesRequested && Namespace is null)
+            {
+                // No Kubernetes configured and nothing local by that name: the name is what is wrong, not the kubeconfig.
+                WriteVerbose($"CNPG targets not searched: {e.Message}");
+            }
+        }
         if (found.Count > 0) return found[0];
         WriteError(ErrorRecords.NotFound($"No restore target named {Name}{(Namespace is null ? "" : $" in namespace {Namespace}")}.",
             "List them with Get-RestoreCluster (add -AllNamespaces for CNPG).", "RestoreClusterNotFound", Name));

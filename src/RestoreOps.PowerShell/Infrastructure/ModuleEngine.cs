@@ -20,8 +20,11 @@ internal static class ModuleEngine
         }
     }
 
-    /// <summary>Disposes the engine if one was made: its local drill targets are removed (recovery targets stay).</summary>
-    public static void Release()
+    /// <summary>
+    /// Disposes the engine if one was made: its local drill targets and demo sources are removed (recovery targets
+    /// stay). Returns one line per thing removed or left, for the user.
+    /// </summary>
+    public static IReadOnlyList<string> Release()
     {
         RestoreEngine? engine;
         lock (Gate)
@@ -29,6 +32,19 @@ internal static class ModuleEngine
             engine = s_engine;
             s_engine = null;
         }
-        engine?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        if (engine is null) return [];
+        var lines = new List<string>();
+        foreach (var result in engine.RemoveLocalDrillTargetsAsync().GetAwaiter().GetResult())
+        {
+            lines.Add(result.Outcome.Succeeded
+                ? $"RestoreOps removed local restore target {result.Cluster.Name} ({result.Cluster.WorkDirectory})."
+                : $"RestoreOps could not remove local restore target {result.Cluster.Name}: {string.Join("; ", result.Outcome.Problems)}. Remove-RestoreCluster -Orphaned removes it after its expiry.");
+        }
+        foreach (var kept in engine.Tracked.Where(c => c.Kind == Model.RestoreTargetKind.Local))
+            lines.Add($"RestoreOps kept restore target {kept.Name} ({kept.Purpose}, {kept.WorkDirectory}): remove it with Remove-RestoreCluster when it is no longer needed.");
+        foreach (var demo in engine.DemoBackups)
+            lines.Add($"RestoreOps removed the demo backup in {demo}.");
+        engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return lines;
     }
 }

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using System.Management.Automation.Host;
+using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
@@ -47,7 +49,7 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
         try
         {
             // An engine that was never loaded created no targets; loading it here would only cost time.
-            if (context is { EngineLoaded: true }) RemoveLocalDrillTargets();
+            if (context is { EngineLoaded: true }) Tell(psModuleInfo, RemoveLocalDrillTargets());
         }
         finally
         {
@@ -83,10 +85,32 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     // Kept out of OnRemove so that compiling OnRemove does not itself make the runtime load the engine.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RemoveLocalDrillTargets()
-    {
-        // Failures per target are in the results; what stays is swept by Remove-RestoreCluster -Orphaned after its
-        // expiry, and the engine tries again when the process exits. Nothing here can show them to the user.
+    private static IReadOnlyList<string> RemoveLocalDrillTargets() =>
+        // What stays is swept by Remove-RestoreCluster -Orphaned after its expiry; the engine tries again at exit.
         ModuleEngine.Release();
+
+    /// <summary>
+    /// Remove-Module has no output of its own for a module to write to: the host of the runspace removing the module
+    /// shows the lines as warnings, so cleanup on removal is never silent.
+    /// </summary>
+    private static void Tell(PSModuleInfo module, IReadOnlyList<string> lines)
+    {
+        if (lines.Count == 0) return;
+        try
+        {
+            // Remove-Module runs on the runspace's pipeline thread, so the session's $Host is reached through the module's
+            // session state, or a nested pipeline of the current runspace (its SessionStateProxy refuses a running pipeline).
+            var host = module.SessionState?.PSVariable.GetValue("Host") as PSHost;
+            if (host is null && Runspace.DefaultRunspace is not null)
+            {
+                using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+                host = ps.AddCommand("Get-Variable").AddParameter("Name", "Host").AddParameter("ValueOnly").Invoke().FirstOrDefault()?.BaseObject as PSHost;
+            }
+            foreach (var line in lines) host?.UI.WriteWarningLine(line);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotImplementedException or PSInvalidOperationException or RuntimeException)
+        {
+            // A host without a UI, or no runspace at all (process exit): nothing can show the lines.
+        }
     }
 }

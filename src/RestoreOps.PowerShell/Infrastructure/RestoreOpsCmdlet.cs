@@ -35,6 +35,10 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
         var task = Task.Run(() => work(_stop.Token, progress));
         _ = task.ContinueWith(_ => progress.Complete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var shown = false;
+        // A write that finds the pipeline stopping (Ctrl+C) leaves this loop early while the work may still report:
+        // completing the queue first makes those reports no-ops instead of writes into a disposed queue (which would
+        // throw inside the engine, e.g. in a local restore that goes on after the wait stopped).
+        using var completeOnExit = new CompleteOnDispose(progress);
         foreach (var p in queue.GetConsumingEnumerable())
         {
             var record = new ProgressRecord(_activityId, p.Activity.Length > 0 ? p.Activity : activity, p.Status ?? p.Phase.ToString())
@@ -52,6 +56,13 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>Runs work that has no progress of its own.</summary>
     protected T Run<T>(Func<CancellationToken, Task<T>> work) => Run("RestoreOps", (ct, _) => work(ct));
+
+    /// <summary>Runs work that has neither progress nor a result.</summary>
+    protected void Run(Func<CancellationToken, Task> work) => Run(async ct =>
+    {
+        await work(ct).ConfigureAwait(false);
+        return true;
+    });
 
     /// <summary>
     /// Writes a non-terminating error for one item (the pipeline goes on; <c>-ErrorAction Stop</c> stops it), or
@@ -103,9 +114,15 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
         {
             lock (_gate)
             {
+                if (_done) return;
                 _done = true;
                 queue.CompleteAdding();
             }
         }
+    }
+
+    private sealed class CompleteOnDispose(QueueProgress progress) : IDisposable
+    {
+        public void Dispose() => progress.Complete();
     }
 }

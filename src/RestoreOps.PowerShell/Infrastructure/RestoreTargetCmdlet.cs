@@ -64,8 +64,8 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
-    /// <summary>Stop replay at this time (UTC when no offset is given).</summary>
-    [Parameter]
+    /// <summary>Stop replay at this time (UTC when no offset is given). Also taken from a piped object's TargetTime (New-RestoreDemoBackup's).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public DateTimeOffset? TargetTime { get; set; }
 
     /// <summary>Stop replay at this WAL location, e.g. 0/7000060.</summary>
@@ -90,6 +90,7 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
 
     /// <summary>How long a drill target may live before Remove-RestoreCluster -Orphaned removes it (default 6 hours).</summary>
     [Parameter]
+    [Duration]
     public TimeSpan Expiry { get; set; } = RestoreDefaults.Expiry;
 
     /// <summary>The recovery target the Target* parameters name (latest when none).</summary>

@@ -21,6 +21,28 @@ internal sealed class DemoSource : IAsyncDisposable
     /// <summary>Orders committed after the recovery target: a correct restore has none of them.</summary>
     public const int RowsAfterTarget = 250;
 
+    /// <summary>The application role of the sample database: it logs in, reads and writes orders, and owns nothing.</summary>
+    public const string AppRole = "shop_app";
+
+    /// <summary>
+    /// The sample shop database as an application leaves it (run in database <c>shop</c>): its tables, the migration
+    /// history a golang-migrate deployment writes, 100 customers, and an application role with exactly the grants it
+    /// needs. demo-checks.yaml checks each of these; tests build the same database from it.
+    /// </summary>
+    public const string SampleDatabaseSql = $"""
+        create table customers(id int primary key, name text not null);
+        create table orders(id bigserial primary key, customer_id int not null references customers(id),
+                            batch text not null, amount numeric(10,2) not null, created_at timestamptz not null default clock_timestamp());
+        create table schema_migrations(version bigint primary key, dirty boolean not null);
+        insert into schema_migrations values (20261115120000, false);
+        insert into customers select g, 'customer ' || g from generate_series(1, 100) g;
+        do $do$ begin create role {AppRole} login; exception when duplicate_object then null; end $do$;
+        grant usage on schema public to {AppRole};
+        grant select, insert, update on orders to {AppRole};
+        grant select on customers, schema_migrations to {AppRole};
+        grant usage on sequence orders_id_seq to {AppRole};
+        """;
+
     private readonly string _work;
 
     private DemoSource(string work, Backup backup, RecoveryTarget target)
@@ -41,12 +63,18 @@ internal sealed class DemoSource : IAsyncDisposable
     /// </summary>
     public CheckSuite Checks { get; } = LoadDemoChecks();
 
-    private static CheckSuite LoadDemoChecks()
+    /// <summary>The folder holding the sample source, its backup and its archive (deleted by <see cref="DisposeAsync"/>).</summary>
+    public string Directory => _work;
+
+    /// <summary>The text of docs/examples/demo-checks.yaml, as embedded.</summary>
+    public static string ChecksYaml()
     {
         using var stream = typeof(DemoSource).Assembly.GetManifestResourceStream("RestoreOps.Automation.demo-checks.yaml")!;
         using var reader = new StreamReader(stream);
-        return CheckFile.Parse(reader.ReadToEnd(), "demo-checks.yaml");
+        return reader.ReadToEnd();
     }
+
+    private static CheckSuite LoadDemoChecks() => CheckFile.Parse(ChecksYaml(), "demo-checks.yaml");
 
     /// <summary>Builds the source, backs it up, writes around a target, and stops it.</summary>
     public static async Task<DemoSource> CreateAsync(LocalRestoreOptions options, IProgress<DrillProgress>? progress, CancellationToken cancellationToken)
@@ -54,7 +82,7 @@ internal sealed class DemoSource : IAsyncDisposable
         var account = OsAccount.ForPostgres(options.OsUser);
         var binaries = await PostgresBinaries.FindAsync(null, options.PostgresBinDirectory, cancellationToken).ConfigureAwait(false);
         var work = Path.Combine(options.WorkRoot ?? Path.GetTempPath(), $"restoreops-demo-{DrillRunner.NewDrillId()}");
-        Directory.CreateDirectory(Path.GetDirectoryName(work)!);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(work)!);
         try
         {
             // The account writes the backup and the archive here, so it must own the folder, not only its parts.
@@ -75,13 +103,8 @@ internal sealed class DemoSource : IAsyncDisposable
                 }, null, cancellationToken).ConfigureAwait(false);
                 await source.WaitForConnectionsAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
                 await source.ExecuteAsync("postgres", "create database shop", cancellationToken).ConfigureAwait(false);
-                await source.ExecuteAsync("shop", $"""
-                    create table customers(id int primary key, name text not null);
-                    create table orders(id bigserial primary key, customer_id int not null references customers(id),
-                                        batch text not null, amount numeric(10,2) not null, created_at timestamptz not null default clock_timestamp());
-                    insert into customers select g, 'customer ' || g from generate_series(1, 100) g;
-                    insert into orders(customer_id, batch, amount) select 1 + g % 100, 'in-backup', (g % 1000) / 10.0 from generate_series(1, {RowsInBackup}) g;
-                    """, cancellationToken).ConfigureAwait(false);
+                await source.ExecuteAsync("shop", SampleDatabaseSql, cancellationToken).ConfigureAwait(false);
+                await source.ExecuteAsync("shop", $"insert into orders(customer_id, batch, amount) select 1 + g % 100, 'in-backup', (g % 1000) / 10.0 from generate_series(1, {RowsInBackup}) g", cancellationToken).ConfigureAwait(false);
 
                 progress?.Report(new DrillProgress(DrillPhase.Discover, "Demo: taking a base backup (pg_basebackup -Ft -z)"));
                 var conn = source.ConnectionString();
@@ -127,7 +150,7 @@ internal sealed class DemoSource : IAsyncDisposable
 
     private static void DeleteQuietly(string dir)
     {
-        try { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+        try { if (System.IO.Directory.Exists(dir)) System.IO.Directory.Delete(dir, true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
     }

@@ -40,9 +40,13 @@ internal sealed class LocalHandle : IRestoreHandle
     private readonly ProgressRelay _relay = new();
     private readonly Task _run;
 
+    // A drill's restore (linked to the drill's token) ends with its wait; a session's goes on until it is removed.
+    private readonly bool _drillOwned;
+
     private LocalHandle(LocalRestore restore, CancellationToken linkedTo)
     {
         _restore = restore;
+        _drillOwned = linkedTo.CanBeCanceled;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(linkedTo);
         Evidence.Redactor.RegisterSecret(restore.GeneratedPassword);
         _run = Task.Run(() => _restore.RunAsync(_relay, _stop.Token));
@@ -74,6 +78,13 @@ internal sealed class LocalHandle : IRestoreHandle
             // A drill's token stops the restore too: let it wind down so its timings are complete before anyone reads them.
             try { await _run.ConfigureAwait(false); } catch (Exception) { /* the cancellation itself */ }
             throw;
+        }
+        catch (TimeoutException) when (!_drillOwned)
+        {
+            // A session's wait gives up, as Ctrl+C does, but the restore goes on: the user can wait again or remove it.
+            // Declaring it failed here would leave a running postgres behind a Failed target that nothing can check.
+            throw new RestoreFailedException($"Local restore {Cluster.Name} was not ready within {InputDuration.Format(timeout)}; it goes on in the background.",
+                $"Wait again with a longer {InputKey.Timeout.Ref()}, or remove the target when it is no longer needed.");
         }
         catch (TimeoutException)
         {
@@ -123,7 +134,7 @@ internal sealed class LocalHandle : IRestoreHandle
     }
 }
 
-/// <summary>A local target found on disk (another session's, or a killed one's): it can only be removed.</summary>
+/// <summary>A local target found on disk (another session's, a kept drill's, or a killed one's): it can be checked while it runs, and removed.</summary>
 internal sealed class FoundLocalHandle(LocalTargets.Found found) : IRestoreHandle
 {
     public RestoreCluster Cluster => found.Cluster;
@@ -136,9 +147,29 @@ internal sealed class FoundLocalHandle(LocalTargets.Found found) : IRestoreHandl
         throw new ConfigurationException($"Local restore {Cluster.Name} was started {Owner}; only the process that follows its restore can wait for it.",
             "Wait for it in the session that created it, or remove it with Remove-RestoreCluster and restore again here.");
 
-    public Task<CheckConnections> OpenChecksAsync(CancellationToken ct) =>
-        throw new ConfigurationException($"Local restore {Cluster.Name} was started {Owner}; the credentials to check it were that run's.",
-            "Run the checks in the session that created it, or restore again here.");
+    /// <summary>
+    /// A running target (kept by a drill, or a recovery target of an earlier session) is checked through its private
+    /// unix socket, where the instance trusts its own OS account and root: the socket is all the credential needed.
+    /// </summary>
+    public Task<CheckConnections> OpenChecksAsync(CancellationToken ct)
+    {
+        var marker = found.Marker;
+        if (found.Cluster.ProcessId is null || marker.SocketDirectory is null || marker.Port is not { } port)
+            throw new ConfigurationException($"Local restore {Cluster.Name} (started {Owner}) is not running, so it cannot be checked.",
+                "Look at its server log under its work directory, then remove it and restore again.");
+        return Task.FromResult(new CheckConnections(db => new NpgsqlConnectionStringBuilder
+        {
+            Host = marker.SocketDirectory,
+            Port = port,
+            Username = found.Cluster.Connection?.Username ?? "postgres",
+            Database = db,
+            Pooling = false,
+            Timeout = 5,
+            CommandTimeout = 30,
+            ApplicationName = "restoreops",
+            Options = LocalRestore.SessionOverrides,
+        }, null));
+    }
 
     public Task<CleanupOutcome> RemoveAsync(CancellationToken ct) => LocalTargets.RemoveAsync(found, ct);
 }

@@ -47,7 +47,14 @@ public sealed class DrillHistory
         {
             try
             {
-                records.Add(DrillRecordJson.Deserialize(File.ReadAllText(file)));
+                var json = File.ReadAllText(file);
+                // A record changed after it was written proves nothing, and must not feed trends or relative checks.
+                if (RecordSeal.Verify(json, null) is { Status: SealStatus.DigestMismatch } seal)
+                {
+                    problems.Add(new(file, seal.Message));
+                    continue;
+                }
+                records.Add(DrillRecordJson.Deserialize(json));
             }
             catch (JsonException e)
             {

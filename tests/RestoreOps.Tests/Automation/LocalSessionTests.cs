@@ -197,6 +197,28 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
     }
 
     [Fact]
+    public async Task A_timeout_stops_the_wait_but_not_the_restore()
+    {
+        var backup = await BackupAsync("pg_basebackup");
+        var root = NewRoot(fx, "waittimeout");
+        var gate = new WalGate(backup);
+        var created = await TestEngine.Shared.NewAsync(Request(backup, root, gate), Ct);
+
+        // The WAL is held, so the restore cannot be ready within any timeout: the wait gives up, the restore does not.
+        var e = await Assert.ThrowsAsync<RestoreFailedException>(() => TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromSeconds(2), null, null, Ct));
+        Assert.Contains("goes on", e.Message, StringComparison.Ordinal);
+        Assert.NotEqual(RestoreClusterPhase.Failed, created.Phase);
+        Assert.Contains(TestEngine.Shared.Tracked, c => ReferenceEquals(c, created));
+
+        gate.Open();
+        var ready = await TestEngine.Shared.WaitReadyAsync(created, TimeSpan.FromMinutes(3), null, null, Ct);
+        Assert.Equal(RestoreClusterPhase.Ready, ready.Phase);
+        var record = await TestEngine.Shared.CheckAsync(ready, Rows("public.orders", AllRows), null, null, Ct);
+        Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
+        Assert.True((await TestEngine.Shared.RemoveAsync(ready, null, Ct)).Succeeded);
+    }
+
+    [Fact]
     public async Task A_drill_id_in_use_is_refused_before_anything_is_touched()
     {
         var backup = await BackupAsync("pg_basebackup");
@@ -263,9 +285,13 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         Assert.True(Alive(recoveryPid), "the recovery target's server was stopped");
         Assert.True(LocalRestore.IsListening(recovery.Connection!.Port));
 
-        // Another engine (a new session) finds the kept target on disk and removes it when told to.
+        // Another engine (a new session) finds the kept target on disk, checks it, and removes it when told to.
         await using var next = new RestoreEngine();
         Assert.Empty(next.Tracked);
+        var found = Assert.Single(await next.GetAsync(new RestoreClusterQuery { IncludeLocal = true, WorkRoot = root, Name = recovery.Name }, Ct));
+        Assert.Equal(RestoreClusterPhase.Ready, found.Phase);
+        var record = await next.CheckAsync(found, new CheckSpec(), null, null, Ct);
+        Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage);
         var port = recovery.Connection.Port;
         var socket = recovery.Connection.SocketDirectory;
         Assert.True((await next.RemoveAsync(recovery, null, Ct)).Succeeded);

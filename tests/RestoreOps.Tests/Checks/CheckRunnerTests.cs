@@ -92,11 +92,8 @@ public sealed class CheckRunnerTests(ChecksDatabase db)
         if (await db.ScalarAsync("postgres", "select count(*) from pg_database where datname = 'shop'") is 0L)
         {
             await db.ExecAsync("postgres", "create database shop");
+            await db.ExecAsync(shop, RestoreOps.Automation.DemoSource.SampleDatabaseSql);
             await db.ExecAsync(shop, """
-                create table customers(id int primary key, name text not null);
-                create table orders(id bigserial primary key, customer_id int not null references customers(id),
-                                    batch text not null, amount numeric(10,2) not null, created_at timestamptz not null default clock_timestamp());
-                insert into customers select g, 'customer ' || g from generate_series(1, 100) g;
                 insert into orders(customer_id, batch, amount) select 1 + g % 100, 'in-backup', 1 from generate_series(1, 1000) g;
                 insert into orders(customer_id, batch, amount) select 1 + g % 100, 'before-target', 1 from generate_series(1, 500) g;
                 """);

@@ -43,6 +43,20 @@ public class HistoryTests
     }
 
     [Fact]
+    public async Task A_record_changed_after_it_was_written_is_a_problem_not_a_record()
+    {
+        var dir = await FolderAsync();
+        var file = Path.Combine(dir, "d9b-main.json");
+        // A failed drill turned into a pass by hand: its digest no longer matches, so it must not count as proof.
+        File.WriteAllText(file, File.ReadAllText(file).Replace("\"failed\"", "\"passed\"", StringComparison.Ordinal));
+        var history = DrillHistory.Load(dir);
+        Assert.DoesNotContain(history.Records, r => r.DrillId == "d9b-main");
+        var problem = Assert.Single(history.Problems);
+        Assert.EndsWith("d9b-main.json", problem.Path, StringComparison.Ordinal);
+        Assert.Contains("changed after it was written", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task History_command_prints_the_table_and_fails_when_a_source_is_stale()
     {
         var dir = await FolderAsync();

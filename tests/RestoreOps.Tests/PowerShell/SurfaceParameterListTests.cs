@@ -24,6 +24,7 @@ public sealed class SurfaceParameterListTests(ModuleMetadata module)
         ["Get-CnpgBackup"] = [.. Kubernetes, "Cluster", "Namespace", "Name", "Latest"],
         ["Get-BarmanBackup"] = ["DestinationPath", "ServerName", "BackupId", "Latest", "IncludeUnusable", "EndpointUrl", "Region", "Credential"],
         ["Get-LocalBackup"] = ["Path", "WalPath"],
+        ["New-RestoreDemoBackup"] = ["WorkRoot", "PostgresBinDirectory", "OsUser"],
         ["Get-RestoreCluster"] = [.. Kubernetes, "Name", "DrillId", "Namespace", "AllNamespaces", "Kind", "WorkRoot", "Orphaned"],
         ["New-RestoreCluster"] = [.. RestoreTarget, "Name", "DrillId", "Purpose"],
         ["Wait-ClusterReady"] = [.. Kubernetes, "InputObject", "Name", "Namespace", "Timeout"],

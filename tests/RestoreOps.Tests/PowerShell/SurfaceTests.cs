@@ -35,6 +35,8 @@ public sealed partial class SurfaceTests(ModuleMetadata module)
         { "Get-CnpgBackup", "Invoke-RestoreDrill" },
         { "Get-BarmanBackup", "Invoke-RestoreDrill" },
         { "Get-LocalBackup", "Invoke-RestoreDrill" },
+        { "New-RestoreDemoBackup", "Invoke-RestoreDrill" },
+        { "New-RestoreDemoBackup", "New-RestoreCluster" },
         { "Invoke-RestoreDrill", "Export-DrillEvidence" },
         { "Invoke-RestoreDrill", "Send-DrillHeartbeat" },
         { "Get-RestoreCluster", "Wait-ClusterReady" },
