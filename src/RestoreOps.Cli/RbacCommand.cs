@@ -21,12 +21,21 @@ internal static class RbacCommand
         var accountNamespace = new Option<string?>("--service-account-namespace") { HelpName = "NAMESPACE", Description = "Namespace of the service account (default: the drill namespace)." };
         var portForward = new Option<bool>("--port-forward") { Description = "Also allow port-forwards to the recovery cluster's pods (drills run from outside the cluster)." };
         var cmd = new Command("rbac", "Print the least-privilege Roles and RoleBindings (YAML) a CNPG drill's service account needs: kubectl apply -f - them.");
-        foreach (var o in new Option[] { source, drill, account, accountNamespace, portForward }) cmd.Options.Add(o);
+        var json = new Option<bool>("--json") { Description = "Print the objects as a JSON array instead of YAML." };
+        foreach (var o in new Option[] { source, drill, account, accountNamespace, portForward, json }) cmd.Options.Add(o);
         cmd.SetAction(async (r, ct) =>
         {
             await using var engine = new RestoreEngine(CliApp.Spelling);
+            if (r.GetValue(json))
+            {
+                var objects = engine.GetDrillRbacObjects(r.GetValue(source)!, r.GetValue(drill)!, r.GetValue(account)!, r.GetValue(accountNamespace), r.GetValue(portForward));
+                await stdout.WriteLineAsync(new System.Text.Json.Nodes.JsonArray(objects.Select(o => (System.Text.Json.Nodes.JsonNode?)o.DeepClone()).ToArray()).ToJsonString()).ConfigureAwait(false);
+                return CliApp.Passed;
+            }
             var yaml = engine.GetDrillRbac(r.GetValue(source)!, r.GetValue(drill)!, r.GetValue(account)!, r.GetValue(accountNamespace), r.GetValue(portForward));
-            await stdout.WriteAsync(yaml.AsMemory(), ct).ConfigureAwait(false);
+            var regenerate = $"restoreops rbac --source-namespace {r.GetValue(source)} --drill-namespace {r.GetValue(drill)} --service-account {r.GetValue(account)}" +
+                (r.GetValue(accountNamespace) is { } sa ? $" --service-account-namespace {sa}" : "") + (r.GetValue(portForward) ? " --port-forward" : "");
+            await stdout.WriteAsync($"# Regenerate with: {regenerate}\n{yaml}".AsMemory(), ct).ConfigureAwait(false);
             return CliApp.Passed;
         });
         return cmd;

@@ -618,4 +618,8 @@ public sealed partial class RestoreEngine : IAsyncDisposable
     /// <param name="portForward">Also allow port-forwards to the recovery pods.</param>
     public string GetDrillRbac(string sourceNamespace, string drillNamespace, string serviceAccount, string? serviceAccountNamespace, bool portForward) =>
         DrillRbac.ToYaml(new DrillRbacRequest(sourceNamespace, drillNamespace, serviceAccount, serviceAccountNamespace, portForward));
+
+    /// <summary>The same Roles and RoleBindings as <see cref="GetDrillRbac"/>, as JSON objects (for <c>--json</c> and tools that build manifests).</summary>
+    public IReadOnlyList<System.Text.Json.Nodes.JsonObject> GetDrillRbacObjects(string sourceNamespace, string drillNamespace, string serviceAccount, string? serviceAccountNamespace, bool portForward) =>
+        DrillRbac.Objects(new DrillRbacRequest(sourceNamespace, drillNamespace, serviceAccount, serviceAccountNamespace, portForward));
 }

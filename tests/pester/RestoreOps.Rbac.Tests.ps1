@@ -16,6 +16,8 @@ Describe 'Get-RestoreOpsRbac' {
         $yaml | Should -Match '(?m)^  namespace: prod$'
         $yaml | Should -Match '(?m)^    name: drill-bot$'
         $yaml | Should -Not -Match 'pods/portforward'
+        # The line that regenerates it names the cmdlet, in PowerShell's spelling, not the CLI's.
+        $yaml | Should -Match '(?m)^# Regenerate with: Get-RestoreOpsRbac -SourceNamespace prod -DrillNamespace drills -ServiceAccount drill-bot$'
     }
 
     It 'adds the port-forward rule only with -PortForward' {

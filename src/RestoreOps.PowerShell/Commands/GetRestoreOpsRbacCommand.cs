@@ -37,7 +37,9 @@ public sealed class GetRestoreOpsRbacCommand : RestoreOpsCmdlet
     {
         try
         {
-            WriteObject(Engine.GetDrillRbac(SourceNamespace, DrillNamespace, ServiceAccount, ServiceAccountNamespace, PortForward));
+            var regenerate = $"Get-RestoreOpsRbac -SourceNamespace {SourceNamespace} -DrillNamespace {DrillNamespace} -ServiceAccount {ServiceAccount}" +
+                (ServiceAccountNamespace is { } sa ? $" -ServiceAccountNamespace {sa}" : "") + (PortForward ? " -PortForward" : "");
+            WriteObject($"# Regenerate with: {regenerate}\n" + Engine.GetDrillRbac(SourceNamespace, DrillNamespace, ServiceAccount, ServiceAccountNamespace, PortForward));
         }
         catch (Exception e) when (IsReported(e))
         {

@@ -237,8 +237,10 @@ public sealed partial class FormatTests(ModuleMetadata module)
     public void Every_cmdlet_output_type_has_a_default_table_view()
     {
         var tables = Views().Where(v => Control(v).Name.LocalName == "TableControl").Select(SelectedType).ToHashSet(StringComparer.Ordinal);
-        var outputs = module.Cmdlets.SelectMany(c => c.OutputTypes.Select(t => (Cmdlet: c.Name, Type: t.FullName!))).ToList();
-        Assert.True(outputs.Count >= module.Cmdlets.Count, $"Only {outputs.Count} [OutputType] entries for {module.Cmdlets.Count} cmdlets.");
+        // Text (Get-RestoreOpsRbac's YAML) formats itself; every object type needs a view.
+        var all = module.Cmdlets.SelectMany(c => c.OutputTypes.Select(t => (Cmdlet: c.Name, Type: t.FullName!))).ToList();
+        Assert.True(all.Count >= module.Cmdlets.Count, $"Only {all.Count} [OutputType] entries for {module.Cmdlets.Count} cmdlets.");
+        var outputs = all.Where(o => o.Type != typeof(string).FullName).ToList();
         var missing = outputs.Where(o => !tables.Contains(o.Type)).Select(o => $"{o.Cmdlet} outputs {o.Type}").ToList();
         Assert.True(missing.Count == 0, $"No table view in RestoreOps.Format.ps1xml for: {string.Join("; ", missing)}.");
     }
