@@ -449,8 +449,16 @@ public sealed class RestoreEngine : IAsyncDisposable
                 StorageSize = request.StorageSize,
                 StorageClass = request.StorageClass,
                 AllowSourceNamespace = request.AllowSourceNamespace,
+                ObjectStoreName = request.ObjectStoreName,
             }, ct).ConfigureAwait(false);
-            return new CnpgHandle(restore, api);
+            if (request.ServiceAccountTokenPath is { } token) restore.ServiceAccountTokenPath = token;
+            restore.ResolveService = request.ResolveService;
+            return new CnpgHandle(restore, api, request.Connect switch
+            {
+                ConnectRoute.Service => CnpgConnectRoute.Service,
+                ConnectRoute.PortForward => CnpgConnectRoute.PortForward,
+                _ => CnpgConnectRoute.Auto,
+            });
         }
         catch
         {
@@ -475,6 +483,9 @@ public sealed class RestoreEngine : IAsyncDisposable
                 $"It was removed already, or lives under another {InputKey.WorkRoot.Ref()}; list the restore targets to see what exists.");
         return new FoundLocalHandle(found);
     }
+
+    private static (string? Namespace, string? DrillId) DrillOf(JsonObject item) =>
+        (item["metadata"]?["namespace"]?.GetValue<string>(), item["metadata"]?["labels"]?[CnpgNames.DrillIdLabel]?.GetValue<string>());
 
     private async Task<IReadOnlyList<IRestoreHandle>> FindAsync(RestoreClusterQuery query, CancellationToken ct)
     {
@@ -509,6 +520,26 @@ public sealed class RestoreEngine : IAsyncDisposable
                 {
                     if (query.OrphanedOnly && !CnpgOwnership.IsExpiredDrillObject(item, now)) continue;
                     var cluster = CnpgRestoreClusters.ToRestoreCluster(item);
+                    if (!Wanted(cluster)) continue;
+                    if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
+                    var own = query.Kubernetes.Connect();
+                    result.Add(new CnpgHandle(CnpgRestore.Attach(own, cluster), own));
+                }
+                // A drill's ObjectStore and Secret copies (and what CNPG made) can outlive its Cluster: a run killed between
+                // creating them and the Cluster, or a removal cut short. They are listed, and swept once expired.
+                var withCluster = list.Items.Select(DrillOf).ToHashSet();
+                var leftovers = new List<JsonObject>();
+                foreach (var kind in new[] { ResourceKind.ObjectStore, ResourceKind.Secret })
+                    foreach (var item in (await CnpgRestore.ListLabelledAsync(api, kind, ns, CnpgOwnership.AnySelector, ct).ConfigureAwait(false)).Items)
+                    {
+                        item["kind"] ??= kind.Kind;
+                        leftovers.Add(item);
+                    }
+                foreach (var group in leftovers.Where(i => DrillOf(i).DrillId is not null).GroupBy(DrillOf))
+                {
+                    if (withCluster.Contains(group.Key)) continue;
+                    if (query.OrphanedOnly && !group.Any(i => CnpgOwnership.IsExpiredDrillObject(i, now))) continue;
+                    var cluster = CnpgRestoreClusters.Leftovers(group.ToList());
                     if (!Wanted(cluster)) continue;
                     if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
                     var own = query.Kubernetes.Connect();

@@ -35,6 +35,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
 {
     private static readonly CrdSchema ClusterSchema = CrdSchema.For(CnpgNames.Group, "clusters");
     private static readonly CrdSchema BackupSchema = CrdSchema.For(CnpgNames.Group, "backups");
+    private static readonly CrdSchema ObjectStoreSchema = CrdSchema.For(ResourceKind.ObjectStore.Group, ResourceKind.ObjectStore.Plural);
 
     private readonly FakeKubernetesServer _server;
     private readonly BackupFixtures _fx;
@@ -54,13 +55,26 @@ internal sealed class OperatorSimulator : IAsyncDisposable
     /// <summary>Every LocalRestore the simulator ran, for <c>Leftovers.AssertNone</c>.</summary>
     public ConcurrentQueue<LocalRestore> Restores { get; } = new();
 
-    /// <summary>ObjectStore name → destination path, for plugin (<c>barman-cloud.cloudnative-pg.io</c>) sources.</summary>
+    /// <summary>
+    /// ObjectStore name → destination path, for plugin (<c>barman-cloud.cloudnative-pg.io</c>) sources that have no
+    /// ObjectStore resource in the recovery Cluster's namespace (which is what the plugin reads, and is looked at first).
+    /// </summary>
     public ConcurrentDictionary<string, string> ObjectStores { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// In-cluster DNS as a pod would see it: <c>&lt;service&gt;.&lt;namespace&gt;.svc</c> → the restored primary's
+    /// address, for connections through the <c>-rw</c> Service instead of a port-forward.
+    /// </summary>
+    public ConcurrentDictionary<string, IPEndPoint> ServiceEndpoints { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The Secret the source clusters of <see cref="CnpgResources.SourceCluster"/> read their object-store credentials from.</summary>
+    public const string CredentialsSecret = "s3-creds";
 
     /// <summary>Installs CRD validation on <paramref name="server"/> only (no reconciliation).</summary>
     public static void ValidateWithCrds(FakeKubernetesServer server) =>
         server.Validate = (kind, obj) => kind == ResourceKind.Cluster ? ClusterSchema.Validate(obj)
             : kind == ResourceKind.Backup ? BackupSchema.Validate(obj)
+            : kind == ResourceKind.ObjectStore ? ObjectStoreSchema.Validate(obj)
             : [];
 
     /// <summary>Validates with the CRDs and starts watching Clusters in every namespace.</summary>
@@ -80,7 +94,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
 
     /// <summary>Every kind of object a drill leaves when something goes wrong: the Cluster and what CNPG makes for it.</summary>
     private static readonly ResourceKind[] DrillKinds =
-        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
+        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim, ResourceKind.ObjectStore];
 
     /// <summary>
     /// Asserts that a removed drill cluster is gone everywhere: the simulator finished removing it, no object labelled
@@ -130,6 +144,16 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         };
         var problems = BackupSchema.Validate(resource);
         if (problems.Count > 0) throw new InvalidOperationException("test Backup does not match the CRD: " + string.Join("; ", problems));
+        // A namespace whose cluster took backups holds the credentials it took them with (a test may have put its own).
+        if (_server.Find(ResourceKind.Secret, ns, CredentialsSecret) is null)
+            _server.Put(ResourceKind.Secret, new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Secret",
+                ["metadata"] = new JsonObject { ["name"] = CredentialsSecret, ["namespace"] = ns },
+                ["type"] = "Opaque",
+                ["data"] = new JsonObject { ["ACCESS_KEY_ID"] = B64(S3rverServer.AccessKey), ["ACCESS_SECRET_KEY"] = B64(S3rverServer.Secret) },
+            });
         return _server.Put(ResourceKind.Backup, resource);
     }
 
@@ -186,6 +210,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         {
             _server.Remove(kind, ns, name);
             if (kind == ResourceKind.Pod) _server.UnmapPortForward(ns, name);
+            if (kind == ResourceKind.Service) ServiceEndpoints.TryRemove($"{name}.{ns}.svc", out _);
         }
         reconcile.Stop.Dispose();
         signal.TrySetResult();
@@ -252,6 +277,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             Create(reconcile, ResourceKind.Pod, Object(ns, pod, labels, "Pod", "v1", new JsonObject { ["phase"] = "Running" },
                 new() { ["cnpg.io/instanceName"] = pod, ["cnpg.io/instanceRole"] = "primary" }));
             Create(reconcile, ResourceKind.Service, Object(ns, CnpgNames.ReadWriteService(name), labels, "Service", "v1", null));
+            ServiceEndpoints[$"{CnpgNames.ReadWriteService(name)}.{ns}.svc"] = new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port);
             UpdateJob(ns, jobName, new JsonObject
             {
                 ["succeeded"] = 1,
@@ -333,12 +359,20 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             {
                 destination = store["destinationPath"]!.GetValue<string>();
                 serverName = store["serverName"]?.GetValue<string>() ?? source;
+                RequireSecrets(ns, store, "externalClusters[].barmanObjectStore");
             }
             else if (external["plugin"] is JsonObject plugin && plugin["name"]?.GetValue<string>() == CnpgNames.BarmanCloudPlugin)
             {
                 var objectStore = plugin["parameters"]?["barmanObjectName"]?.GetValue<string>() ?? "";
-                destination = ObjectStores.TryGetValue(objectStore, out var d) ? d
-                    : throw new InvalidOperationException($"ObjectStore {objectStore} does not exist");
+                // The plugin resolves barmanObjectName in the Cluster's own namespace.
+                if (_server.Find(ResourceKind.ObjectStore, ns, objectStore) is { } resource)
+                {
+                    var configuration = resource["spec"]?["configuration"] as JsonObject;
+                    destination = configuration?["destinationPath"]?.GetValue<string>() ?? throw new InvalidOperationException($"ObjectStore {ns}/{objectStore} has no destinationPath");
+                    RequireSecrets(ns, configuration, $"ObjectStore {ns}/{objectStore}");
+                }
+                else destination = ObjectStores.TryGetValue(objectStore, out var d) ? d
+                    : throw new InvalidOperationException($"ObjectStore {ns}/{objectStore} does not exist");
                 // The plugin's default is the new cluster's own name (FACTS.md §b gotcha).
                 serverName = plugin["parameters"]?["serverName"]?.GetValue<string>() ?? cluster["metadata"]!["name"]!.GetValue<string>();
             }
@@ -354,6 +388,19 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             : backups.MaxBy(b => b.EndTime);
         return chosen ?? throw new InvalidOperationException(
             $"no target backup found (destinationPath {destination}, serverName {serverName}{(backupId is null ? "" : $", backupID {backupId}")})");
+    }
+
+    /// <summary>The restore job reads the object store's credentials from Secrets in its own namespace: a missing one fails it.</summary>
+    private void RequireSecrets(string ns, JsonObject? configuration, string what)
+    {
+        foreach (var (path, selector) in CnpgDrillNamespace.SecretReferences(configuration))
+        {
+            var name = selector["name"]?.GetValue<string>();
+            var key = selector["key"]?.GetValue<string>() ?? "";
+            var secret = name is null ? null : _server.Find(ResourceKind.Secret, ns, name);
+            if (secret?["data"]?[key] is null)
+                throw new InvalidOperationException($"secret \"{name}\" (key {key}) named by {what} {path} not found in namespace {ns}");
+        }
     }
 
     private static RecoveryTarget MapTarget(JsonObject? t)
