@@ -329,6 +329,30 @@ public sealed class RestoreEngine : IAsyncDisposable
         return results;
     }
 
+    /// <summary>
+    /// Takes an on-demand backup of a CNPG cluster the way it is configured (plugin, in-tree barmanObjectStore or volume
+    /// snapshot), labelled as created by RestoreOps, and with <see cref="CnpgBackupRequest.Wait"/> waits by watching until
+    /// it completed. The one object RestoreOps writes into a source namespace, and only on this explicit request; it
+    /// never modifies or deletes it afterwards. The returned Backup pipes into <see cref="NewAsync"/>.
+    /// </summary>
+    /// <exception cref="RestoreFailedException">Waiting: the backup failed, was deleted, or did not complete in time.</exception>
+    public async Task<Backup> NewCnpgBackupAsync(CnpgBackupRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        Redactor.UseEngineSet(_secrets);
+        ArgumentNullException.ThrowIfNull(request);
+        var api = request.Kubernetes.Connect();
+        try
+        {
+            var created = await CnpgOnDemandBackup.CreateAsync(api, request.Namespace ?? api.Context.Namespace, request.Cluster, request.Method, ct).ConfigureAwait(false);
+            var done = request.Wait ? await CnpgOnDemandBackup.WaitAsync(api, created, request.Timeout, progress, ct).ConfigureAwait(false) : created;
+            return CnpgBackups.ToBackup(done);
+        }
+        finally
+        {
+            (api as IDisposable)?.Dispose();
+        }
+    }
+
     // ---- internals ----------------------------------------------------------------------------------------
 
     private static string? SafeContextName(KubernetesAccess? access)

@@ -54,14 +54,7 @@ public sealed class CnpgDrillNamespaceTests(BackupFixtures fx) : IAsyncLifetime
 
     private CancellationToken Ct => _guard.Token;
 
-    private static JsonObject Secret(string ns, string name, string type, Dictionary<string, string> data) => new()
-    {
-        ["apiVersion"] = "v1",
-        ["kind"] = "Secret",
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
-        ["type"] = type,
-        ["data"] = new JsonObject(data.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Convert.ToBase64String(Encoding.UTF8.GetBytes(kv.Value))))),
-    };
+    private static JsonObject Secret(string ns, string name, string type, Dictionary<string, string> data) => CnpgResources.Secret(ns, name, type, data);
 
     private static JsonObject Selector(string name, string key) => new() { ["name"] = name, ["key"] = key };
 
@@ -71,44 +64,8 @@ public sealed class CnpgDrillNamespaceTests(BackupFixtures fx) : IAsyncLifetime
     /// </summary>
     private async Task<Backup> PluginSourceAsync()
     {
-        _server.Put(ResourceKind.Cluster, new JsonObject
-        {
-            ["apiVersion"] = CnpgNames.ApiVersion,
-            ["kind"] = "Cluster",
-            ["metadata"] = new JsonObject { ["name"] = "shop-db", ["namespace"] = SourceNamespace },
-            ["spec"] = new JsonObject
-            {
-                ["instances"] = 3,
-                ["storage"] = new JsonObject { ["size"] = "1Gi" },
-                ["bootstrap"] = new JsonObject { ["initdb"] = new JsonObject { ["database"] = "shop", ["owner"] = "app" } },
-                ["plugins"] = new JsonArray(new JsonObject
-                {
-                    ["name"] = CnpgNames.BarmanCloudPlugin,
-                    ["isWALArchiver"] = true,
-                    ["parameters"] = new JsonObject { ["barmanObjectName"] = Store, ["serverName"] = "gzip" },
-                }),
-            },
-        });
-        _server.Put(ResourceKind.ObjectStore, new JsonObject
-        {
-            ["metadata"] = new JsonObject { ["name"] = Store, ["namespace"] = SourceNamespace },
-            ["spec"] = new JsonObject
-            {
-                ["retentionPolicy"] = "30d",
-                ["configuration"] = new JsonObject
-                {
-                    ["destinationPath"] = F.DestinationPath,
-                    ["endpointURL"] = fx.S3.Endpoint,
-                    ["endpointCA"] = Selector("store-ca", "ca.crt"),
-                    ["s3Credentials"] = new JsonObject
-                    {
-                        ["accessKeyId"] = Selector("store-creds", "ACCESS_KEY_ID"),
-                        ["secretAccessKey"] = Selector("store-creds", "ACCESS_SECRET_KEY"),
-                    },
-                    ["wal"] = new JsonObject { ["compression"] = "gzip" },
-                },
-            },
-        });
+        _server.Put(ResourceKind.Cluster, CnpgResources.PluginSourceCluster(SourceNamespace, "shop-db", Store, "gzip"));
+        _server.Put(ResourceKind.ObjectStore, CnpgResources.ObjectStore(SourceNamespace, Store, F.DestinationPath, fx.S3.Endpoint, "store-creds", "store-ca"));
         _server.Put(ResourceKind.Secret, Secret(SourceNamespace, "store-creds", "Opaque",
             new() { ["ACCESS_KEY_ID"] = _accessKey, ["ACCESS_SECRET_KEY"] = _secretKey, ["UNRELATED"] = "not-for-drills" }));
         _server.Put(ResourceKind.Secret, Secret(SourceNamespace, "store-ca", "kubernetes.io/tls",

@@ -157,6 +157,41 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         return _server.Put(ResourceKind.Backup, resource);
     }
 
+    /// <summary>
+    /// Plays CNPG's backup controller for the next Backup that appears in <paramref name="ns"/> without a phase (an
+    /// on-demand one): "running", then "completed" with the status of the fixture's real latest backup of
+    /// <paramref name="serverName"/> (as the method fills it: no destinationPath for the plugin), or "failed" with
+    /// <paramref name="error"/>. Watches from the current list on, so a Backup created before the watch opens is seen too.
+    /// </summary>
+    public async Task<JsonObject> FinishNextBackupAsync(string ns, string serverName, string? error, CancellationToken ct)
+    {
+        await foreach (var change in _api.WatchAsync(ResourceKind.Backup, ns, null, null, null, ct))
+        {
+            if (change.Type is not (WatchEventType.Added or WatchEventType.Modified) || change.Object["status"]?["phase"] is not null) continue;
+            var name = change.Name!;
+            var method = change.Object["spec"]?["method"]?.GetValue<string>() ?? "barmanObjectStore";
+            _server.Update(ResourceKind.Backup, ns, name, b => b["status"] = new JsonObject { ["phase"] = "running", ["method"] = method });
+            if (error is not null)
+                return _server.Update(ResourceKind.Backup, ns, name, b => b["status"] = new JsonObject { ["phase"] = "failed", ["method"] = method, ["error"] = error });
+            using var catalog = BarmanCloudCatalog.Create(BackupFixtures.DestinationPath, serverName, _fx.S3.Options);
+            var latest = await catalog.GetLatestAsync(ct);
+            static string Time(DateTimeOffset? t) => t!.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var status = new JsonObject
+            {
+                ["phase"] = CnpgNames.BackupCompleted, ["method"] = method, ["backupId"] = latest.Id, ["backupName"] = latest.Name,
+                ["startedAt"] = Time(latest.BeginTime), ["stoppedAt"] = Time(latest.EndTime), ["beginWal"] = latest.BeginWal, ["endWal"] = latest.EndWal,
+            };
+            if (method == "barmanObjectStore")
+            {
+                status["destinationPath"] = BackupFixtures.DestinationPath;
+                status["endpointURL"] = _fx.S3.Endpoint;
+                status["serverName"] = serverName;
+            }
+            return _server.Update(ResourceKind.Backup, ns, name, b => b["status"] = status);
+        }
+        throw new OperationCanceledException(ct);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
