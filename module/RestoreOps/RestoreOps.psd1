@@ -29,6 +29,7 @@
         'Get-RestoreCluster'
         'Invoke-RestoreCheck'
         'Invoke-RestoreDrill'
+        'New-CnpgBackup'
         'New-RestoreCluster'
         'Remove-RestoreCluster'
         'Send-DrillHeartbeat'

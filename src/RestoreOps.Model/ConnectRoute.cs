@@ -1,4 +1,4 @@
-namespace RestoreOps.Automation;
+namespace RestoreOps.Model;
 
 /// <summary>How checks reach a CNPG recovery cluster's primary (<c>-Connect</c>, <c>--connect</c>).</summary>
 /// <example>
