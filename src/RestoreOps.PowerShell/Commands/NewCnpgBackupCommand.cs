@@ -44,7 +44,7 @@ public sealed class NewCnpgBackupCommand : KubernetesCmdlet
         var where = $"{Namespace ?? "(context namespace)"}/{Cluster}";
         try
         {
-            if (!ShouldProcess($"CNPG cluster {where}", $"Take a {Method ?? "configured-method"} backup (creates a Backup resource in its namespace)")) return;
+            if (!ShouldProcess($"CNPG cluster {where}", $"Take an on-demand backup ({Method ?? "the cluster's configured method"}): create a Backup resource in its namespace")) return;
             var request = new CnpgBackupRequest { Cluster = Cluster, Namespace = Namespace, Method = Method, Wait = Wait, Timeout = Timeout, Kubernetes = Access };
             var backup = Run($"Backing up {where}", (ct, progress) => Engine.NewCnpgBackupAsync(request, progress, ct));
             WriteVerbose($"Backup {backup.Name} of {backup.Source} ({backup.Method}) is {(backup.Status == BackupStatus.Done ? "completed" : "requested")}.");
