@@ -367,9 +367,22 @@ public sealed class CnpgRestore : IAsyncDisposable
         }
         // What the operator created carries the drill labels through inheritedMetadata. Garbage collection would
         // remove it by ownerReference too; deleting it here does not depend on the operator still running.
+        var unreadable = new HashSet<ResourceKind>();
         foreach (var kind in DependentKinds)
         {
-            var list = await ListLabelledAsync(_api, kind, Namespace, _selector, ct).ConfigureAwait(false);
+            KubernetesList list;
+            try
+            {
+                list = await ListLabelledAsync(_api, kind, Namespace, _selector, ct).ConfigureAwait(false);
+            }
+            catch (KubernetesForbiddenException e) when (kind == ResourceKind.ObjectStore)
+            {
+                // A Role written before drills copied ObjectStores: everything else still goes, and the outcome says
+                // which rule is missing instead of the whole cleanup failing.
+                outcome.Problems.Add(e.Message);
+                unreadable.Add(kind);
+                continue;
+            }
             foreach (var item in list.Items)
             {
                 var name = item["metadata"]!["name"]!.GetValue<string>();
@@ -391,7 +404,7 @@ public sealed class CnpgRestore : IAsyncDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            foreach (var kind in DependentKinds.Prepend(ResourceKind.Cluster))
+            foreach (var kind in DependentKinds.Prepend(ResourceKind.Cluster).Except(unreadable))
                 await WaitGoneAsync(kind, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -355,6 +355,31 @@ public sealed class CnpgDrillNamespaceTests(BackupFixtures fx) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_role_without_objectstores_still_removes_the_rest_and_names_the_missing_rule()
+    {
+        // No operator: CRD validation only, and a Role written before drills copied ObjectStores.
+        await using var server = new FakeKubernetesServer();
+        OperatorSimulator.ValidateWithCrds(server);
+        server.Deny("list", ResourceKind.ObjectStore, DrillNamespace);
+        using var api = new KubernetesClient(server.Config("t", DrillNamespace));
+        var source = new CnpgSourceCluster("offline-db", SourceNamespace, null, null, "offline-db", new JsonObject { ["destinationPath"] = F.DestinationPath }, "app", "app", "1Gi");
+        var backup = CnpgBackups.ToBackup(new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "offline-base", ["namespace"] = SourceNamespace },
+            ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = "offline-db" }, ["method"] = "barmanObjectStore" },
+            ["status"] = new JsonObject { ["phase"] = "completed", ["backupId"] = "20260101T000000" },
+        });
+        await using var restore = await CnpgRestore.CreateAsync(api, new RecoveryClusterRequest { Source = source, Backup = backup, DrillId = NewId("norole"), Namespace = DrillNamespace }, Ct);
+
+        var outcome = await restore.RemoveAsync(Ct);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains(outcome.Problems, p => p.Contains("objectstores.barmancloud.cnpg.io", StringComparison.Ordinal));
+        Assert.Contains($"Cluster {DrillNamespace}/{restore.Name}", outcome.Removed);
+        Assert.Null(server.Find(ResourceKind.Cluster, DrillNamespace, restore.Name));
+    }
+
+    [Fact]
     public void Builder_points_every_route_at_the_drill_namespace()
     {
         var source = new CnpgSourceCluster("legacy-db", SourceNamespace, null, null, "legacy-db",
