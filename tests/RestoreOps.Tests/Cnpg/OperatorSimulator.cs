@@ -165,6 +165,23 @@ internal sealed class OperatorSimulator : IAsyncDisposable
     /// </summary>
     public async Task<JsonObject> FinishNextBackupAsync(string ns, string serverName, string? error, CancellationToken ct)
     {
+        while (true)
+        {
+            try
+            {
+                return await FinishNextBackupOnceAsync(ns, serverName, error, ct);
+            }
+            catch (KubernetesUnavailableException e) when (e.IsTimeout && !ct.IsCancellationRequested)
+            {
+                // The double sends a watch's headers with its first event, so a quiet watch (the backup's creator still
+                // starting, e.g. a CLI process on a loaded machine) times out the client's wait for them: watch again,
+                // from a fresh list that shows a Backup created meanwhile.
+            }
+        }
+    }
+
+    private async Task<JsonObject> FinishNextBackupOnceAsync(string ns, string serverName, string? error, CancellationToken ct)
+    {
         await foreach (var change in _api.WatchAsync(ResourceKind.Backup, ns, null, null, null, ct))
         {
             if (change.Type is not (WatchEventType.Added or WatchEventType.Modified) || change.Object["status"]?["phase"] is not null) continue;
