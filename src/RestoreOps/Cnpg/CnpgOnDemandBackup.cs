@@ -106,14 +106,21 @@ public static class CnpgOnDemandBackup
             ?? throw new ConfigurationException($"CNPG cluster {ns}/{cluster} does not exist.",
                 $"Check {InputKey.Namespace.Ref()} and {InputKey.CnpgCluster.Ref()} (kubectl get clusters.postgresql.cnpg.io -n {ns}).", parameter: InputKey.CnpgCluster);
         var backup = Build(resource, method, DateTimeOffset.UtcNow);
-        try
+        var name = backup["metadata"]!["name"]!.GetValue<string>();
+        for (var attempt = 1; ; attempt++)
         {
-            return await api.CreateAsync(ResourceKind.Backup, ns, backup, ct).ConfigureAwait(false);
-        }
-        catch (KubernetesConflictException e) when (e.AlreadyExists)
-        {
-            throw new ConfigurationException($"Backup {ns}/{backup["metadata"]!["name"]} already exists: another backup of {cluster} was requested in the same second.",
-                "Wait for that backup, or request this one again.", e);
+            try
+            {
+                return await api.CreateAsync(ResourceKind.Backup, ns, backup, ct).ConfigureAwait(false);
+            }
+            catch (KubernetesConflictException e) when (e.AlreadyExists)
+            {
+                // Another backup of the cluster was requested in the same second (a retried job, two runbooks).
+                if (attempt == 3)
+                    throw new ConfigurationException($"Backup {ns}/{name} and its alternatives already exist: backups of {cluster} are being requested very fast.",
+                        "Wait for those backups, or request this one again.", e);
+                backup["metadata"]!["name"] = $"{name}-{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(2)).ToLowerInvariant()}";
+            }
         }
     }
 

@@ -117,7 +117,9 @@ public sealed class CliCnpgNamespaceTests(BackupFixtures fx) : IAsyncLifetime
     [Fact]
     public async Task Backups_create_takes_an_in_tree_backup_waits_for_it_and_exits_1_when_it_fails()
     {
-        var finishing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", null, default);
+        // A run that never creates its Backup must fail the test, not leave it waiting for one.
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var finishing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", null, guard.Token);
 
         var (exit, stdout, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace,
             "--kubeconfig", Kubeconfig, "--wait", "--timeout", "2m", "--json");
@@ -131,11 +133,12 @@ public sealed class CliCnpgNamespaceTests(BackupFixtures fx) : IAsyncLifetime
         Assert.Equal("done", backup["status"]!.GetValue<string>(), ignoreCase: true);
         Assert.Equal("barmanObjectStore", done["spec"]!["method"]!.GetValue<string>());
 
-        var failing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", "no space left on device", default);
+        // Requested within the same second as the first: the second Backup still gets a name of its own.
+        var failing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", "no space left on device", guard.Token);
         (exit, stdout, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace,
             "--kubeconfig", Kubeconfig, "--wait");
-        await failing;
         Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.NotEqual(done["metadata"]!["name"]!.GetValue<string>(), (await failing)["metadata"]!["name"]!.GetValue<string>());
         Assert.Contains("failed: no space left on device", stderr, StringComparison.Ordinal);
 
         (exit, _, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace, "--kubeconfig", Kubeconfig, "--timeout", "5m");

@@ -139,6 +139,28 @@ public sealed class CnpgOnDemandBackupTests(BackupFixtures fx) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_backup_requested_in_the_same_second_as_another_gets_a_name_of_its_own()
+    {
+        _server.Put(ResourceKind.Cluster, CnpgResources.SourceCluster(SourceNamespace, "shop-db", F.DestinationPath, fx.S3.Endpoint, "gzip"));
+        // Someone took backups of this cluster in each of the next seconds, under kubectl cnpg's names.
+        var start = DateTimeOffset.UtcNow;
+        var taken = Enumerable.Range(-1, 60).Select(i => $"shop-db-{start.AddSeconds(i).UtcDateTime:yyyyMMddHHmmss}").ToHashSet(StringComparer.Ordinal);
+        foreach (var name in taken)
+            _server.Put(ResourceKind.Backup, new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = SourceNamespace },
+                ["spec"] = new JsonObject { ["cluster"] = new JsonObject { ["name"] = "shop-db" } },
+            });
+        await using var engine = new RestoreEngine();
+
+        var backup = await engine.NewCnpgBackupAsync(new CnpgBackupRequest { Namespace = SourceNamespace, Cluster = "shop-db", Kubernetes = _access }, null, Ct);
+
+        Assert.Matches("^shop-db-[0-9]{14}-[0-9a-f]{4}$", backup.Name);
+        Assert.Contains(backup.Name![..^5], taken);
+        Assert.NotNull(BackupResource(backup.Name));
+    }
+
+    [Fact]
     public void The_method_follows_the_cluster_and_a_method_it_is_not_configured_for_is_refused()
     {
         var now = new DateTimeOffset(2026, 12, 2, 7, 0, 0, TimeSpan.Zero);
