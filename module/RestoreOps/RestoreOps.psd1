@@ -31,6 +31,7 @@
         'Get-RestoreOpsRbac'
         'Invoke-RestoreCheck'
         'Invoke-RestoreDrill'
+        'New-CnpgBackup'
         'New-RestoreCluster'
         'New-RestoreDemoBackup'
         'Remove-RestoreCluster'

@@ -168,8 +168,9 @@ public static class CliApp
                 await stderr.WriteLineAsync($"restoreops: backup {b.Id} is unusable: {b.Error}").ConfigureAwait(false);
             return await PrintBackupsAsync(backups, r.GetValue(json), stdout, stderr).ConfigureAwait(false);
         });
-        var backupsCommand = new Command("backups", "Inspect backup catalogues.");
+        var backupsCommand = new Command("backups", "Inspect backup catalogues; take an on-demand CNPG backup.");
         backupsCommand.Subcommands.Add(list);
+        backupsCommand.Subcommands.Add(CnpgCommands.BackupsCreate(stdout, stderr));
         return backupsCommand;
     }
 
@@ -324,12 +325,14 @@ public static class CliApp
         var k8s = new KubernetesOptions();
         var drillNamespace = new Option<string?>("--drill-namespace") { HelpName = "NAMESPACE", Description = "CNPG: the namespace the recovery Cluster is created in (default: the context's namespace; never the source's unless they are the same by choice)." };
         var backupName = new Option<string?>("--backup-name") { HelpName = "BACKUP", Description = "CNPG: restore this Backup resource (default: the newest completed one)." };
+        var cnpgDrill = new CnpgCommands.DrillOptions();
 
         var cmd = new Command("drill", "Restore a backup into a throwaway PostgreSQL (local, or a CNPG recovery Cluster), verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
         k8s.AddTo(cmd);
         cmd.Options.Add(drillNamespace);
         cmd.Options.Add(backupName);
+        foreach (var o in cnpgDrill.All) cmd.Options.Add(o);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate, targetExclusive,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, walWindow, drillId,
                      maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
@@ -349,7 +352,7 @@ public static class CliApp
             foreach (var localOnly in new Option[] { osUser, pgBin, workDir, walParallelism, walWindow, walArchive, backupId })
                 if (cnpg && r.GetResult(localOnly) is { Implicit: false })
                     throw new ConfigurationException($"{localOnly.Name} applies to local restores, not to --cnpg-cluster.", $"Drop {localOnly.Name}.");
-            foreach (var cnpgOnly in new Option[] { drillNamespace, backupName })
+            foreach (var cnpgOnly in (Option[])[drillNamespace, backupName, .. cnpgDrill.All])
                 if (!cnpg && r.GetResult(cnpgOnly) is { Implicit: false })
                     throw new ConfigurationException($"{cnpgOnly.Name} applies to --cnpg-cluster drills.", $"Drop {cnpgOnly.Name}, or drill a CNPG cluster.");
 
@@ -401,6 +404,8 @@ public static class CliApp
                     WalParallelism = parallelism,
                     WalWindow = InputCount.Parse(r.GetValue(walWindow), InputKey.WalWindow, RestoreDefaults.WalWindow(parallelism), 1, InputLimits.MaxWalWindow, "WAL segments"),
                     ObjectStore = objectStore,
+                    ObjectStoreName = cnpg ? r.GetValue(cnpgDrill.ObjectStore) : null,
+                    Connect = cnpg ? cnpgDrill.Route(r) : ConnectRoute.Auto,
                 },
                 Checks = new CheckSpec
                 {

@@ -422,6 +422,30 @@ public sealed partial class RestoreEngine : IAsyncDisposable
         return results;
     }
 
+    /// <summary>
+    /// Takes an on-demand backup of a CNPG cluster the way it is configured (plugin, in-tree barmanObjectStore or volume
+    /// snapshot), labelled as created by RestoreOps, and with <see cref="CnpgBackupRequest.Wait"/> waits by watching until
+    /// it completed. The one object RestoreOps writes into a source namespace, and only on this explicit request; it
+    /// never modifies or deletes it afterwards. The returned Backup pipes into <see cref="NewAsync"/>.
+    /// </summary>
+    /// <exception cref="RestoreFailedException">Waiting: the backup failed, was deleted, or did not complete in time.</exception>
+    public async Task<Backup> NewCnpgBackupAsync(CnpgBackupRequest request, IProgress<DrillProgress>? progress, CancellationToken ct)
+    {
+        Redactor.UseEngineSet(_secrets);
+        ArgumentNullException.ThrowIfNull(request);
+        var api = request.Kubernetes.Connect();
+        try
+        {
+            var created = await CnpgOnDemandBackup.CreateAsync(api, request.Namespace ?? api.Context.Namespace, request.Cluster, request.Method, ct).ConfigureAwait(false);
+            var done = request.Wait ? await CnpgOnDemandBackup.WaitAsync(api, created, request.Timeout, progress, ct).ConfigureAwait(false) : created;
+            return CnpgBackups.ToBackup(done);
+        }
+        finally
+        {
+            (api as IDisposable)?.Dispose();
+        }
+    }
+
     // ---- internals ----------------------------------------------------------------------------------------
 
     private static string? SafeContextName(KubernetesAccess? access)
@@ -536,8 +560,16 @@ public sealed partial class RestoreEngine : IAsyncDisposable
                 StorageSize = request.StorageSize,
                 StorageClass = request.StorageClass,
                 AllowSourceNamespace = request.AllowSourceNamespace,
+                ObjectStoreName = request.ObjectStoreName,
             }, ct).ConfigureAwait(false);
-            return new CnpgHandle(restore, api);
+            if (request.ServiceAccountTokenPath is { } token) restore.ServiceAccountTokenPath = token;
+            restore.ResolveService = request.ResolveService;
+            return new CnpgHandle(restore, api, request.Connect switch
+            {
+                ConnectRoute.Service => CnpgConnectRoute.Service,
+                ConnectRoute.PortForward => CnpgConnectRoute.PortForward,
+                _ => CnpgConnectRoute.Auto,
+            });
         }
         catch
         {
@@ -562,6 +594,9 @@ public sealed partial class RestoreEngine : IAsyncDisposable
                 $"It was removed already, or lives under another {InputKey.WorkRoot.Ref()}; list the restore targets to see what exists.");
         return new FoundLocalHandle(found);
     }
+
+    private static (string? Namespace, string? DrillId) DrillOf(JsonObject item) =>
+        (item["metadata"]?["namespace"]?.GetValue<string>(), item["metadata"]?["labels"]?[CnpgNames.DrillIdLabel]?.GetValue<string>());
 
     private async Task<IReadOnlyList<IRestoreHandle>> FindAsync(RestoreClusterQuery query, CancellationToken ct)
     {
@@ -596,6 +631,26 @@ public sealed partial class RestoreEngine : IAsyncDisposable
                 {
                     if (query.OrphanedOnly && !CnpgOwnership.IsExpiredDrillObject(item, now)) continue;
                     var cluster = CnpgRestoreClusters.ToRestoreCluster(item);
+                    if (!Wanted(cluster)) continue;
+                    if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
+                    var own = query.Kubernetes.Connect();
+                    result.Add(new CnpgHandle(CnpgRestore.Attach(own, cluster), own));
+                }
+                // A drill's ObjectStore and Secret copies (and what CNPG made) can outlive its Cluster: a run killed between
+                // creating them and the Cluster, or a removal cut short. They are listed, and swept once expired.
+                var withCluster = list.Items.Select(DrillOf).ToHashSet();
+                var leftovers = new List<JsonObject>();
+                foreach (var kind in new[] { ResourceKind.ObjectStore, ResourceKind.Secret })
+                    foreach (var item in (await CnpgRestore.ListLabelledAsync(api, kind, ns, CnpgOwnership.AnySelector, ct).ConfigureAwait(false)).Items)
+                    {
+                        item["kind"] ??= kind.Kind;
+                        leftovers.Add(item);
+                    }
+                foreach (var group in leftovers.Where(i => DrillOf(i).DrillId is not null).GroupBy(DrillOf))
+                {
+                    if (withCluster.Contains(group.Key)) continue;
+                    if (query.OrphanedOnly && !group.Any(i => CnpgOwnership.IsExpiredDrillObject(i, now))) continue;
+                    var cluster = CnpgRestoreClusters.Leftovers(group.ToList());
                     if (!Wanted(cluster)) continue;
                     if (Handles.TryGetValue(Key(cluster), out var known)) { result.Add(known); continue; }
                     var own = query.Kubernetes.Connect();

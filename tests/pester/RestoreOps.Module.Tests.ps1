@@ -25,13 +25,14 @@ BeforeAll {
     $restoreTarget = $kubernetes + @(
         'Backup', 'Local', 'Namespace', 'StorageSize', 'StorageClass', 'AllowSourceNamespace', 'WorkRoot',
         'PostgresBinDirectory', 'OsUser', 'EndpointUrl', 'Region', 'Credential', 'TargetTime', 'TargetLsn', 'TargetXid',
-        'TargetName', 'TargetImmediate', 'TargetExclusive', 'Expiry')
+        'TargetName', 'TargetImmediate', 'TargetExclusive', 'Expiry', 'ObjectStore', 'Connect')
     $expectedParameters = @{
         'Export-DrillEvidence'  = @('Record', 'Path', 'SigningKeyVariable', 'TextfileCollectorPath')
         'Find-RecoveryPoint'    = @('DestinationPath', 'ServerName', 'EndpointUrl', 'Region', 'Credential', 'WalPath', 'From', 'To', 'MinimumRows',
             'ResolveConnectionString', 'PostgresBinDirectory')
         'Get-BarmanBackup'      = @('DestinationPath', 'ServerName', 'BackupId', 'Latest', 'IncludeUnusable', 'EndpointUrl', 'Region', 'Credential')
         'Get-CnpgBackup'        = $kubernetes + @('Cluster', 'Namespace', 'Name', 'Latest')
+        'New-CnpgBackup'        = $kubernetes + @('Cluster', 'Namespace', 'Method', 'Wait', 'Timeout')
         'Get-DrillHistory'      = @('Path', 'Source', 'Verdict', 'Last', 'Summary', 'StaleAfter')
         'Get-LocalBackup'       = @('Path', 'WalPath')
         'Get-RestoreCluster'    = $kubernetes + @('Name', 'DrillId', 'Namespace', 'AllNamespaces', 'Kind', 'WorkRoot', 'Orphaned')
@@ -63,7 +64,7 @@ Describe 'The packaged RestoreOps module' {
     It 'exports exactly the cmdlets its manifest lists' {
         $exported = @(Get-Command -Module RestoreOps | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.CmdletsToExport | Sort-Object)
-        $listed.Count | Should -Be 15
+        $listed.Count | Should -Be 16
         ($exported -join ', ') | Should -Be ($listed -join ', ')
     }
 

@@ -74,6 +74,16 @@ Describe 'WhatIf and Confirm' {
         }
     }
 
+    It 'New-CnpgBackup supports -WhatIf and -Confirm, and -WhatIf creates nothing' {
+        $command = Get-Command -Name 'New-CnpgBackup' -Module RestoreOps
+        $attribute = @($command.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true))[0]
+        $attribute.SupportsShouldProcess | Should -BeTrue -Because 'it creates a Backup in the source namespace'
+        # A kubeconfig that does not exist: a -WhatIf that went ahead would fail reading it.
+        $missing = Join-Path $workRoot 'no-such-kubeconfig'
+        $output = @(New-CnpgBackup -Namespace prod -Cluster app-db -Kubeconfig $missing -WhatIf -ErrorAction Stop)
+        $output.Count | Should -Be 0
+    }
+
     It 'Remove-RestoreCluster -Orphaned -WhatIf removes nothing' {
         $output = @(Remove-RestoreCluster -Orphaned -Kind 'Local' -WorkRoot $workRoot -WhatIf -PassThru -ErrorAction Stop)
         $output.Count | Should -Be 0

@@ -39,6 +39,17 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
     [Parameter(ParameterSetName = CnpgSet)]
     public SwitchParameter AllowSourceNamespace { get; set; }
 
+    /// <summary>
+    /// CNPG: a Barman Cloud plugin ObjectStore already provisioned in -Namespace (e.g. with read-only credentials) to restore
+    /// through; RestoreOps then copies nothing into the namespace. Default: copies of the source's ObjectStore or Secrets.
+    /// </summary>
+    [Parameter(ParameterSetName = CnpgSet)]
+    public string? ObjectStore { get; set; }
+
+    /// <summary>CNPG: how checks reach the recovery cluster: Auto (Service inside a pod, else port-forward), Service, PortForward.</summary>
+    [Parameter(ParameterSetName = CnpgSet)]
+    public ConnectRoute Connect { get; set; } = ConnectRoute.Auto;
+
     /// <summary>Local: parent folder of the restore's work directory (default: the temp directory).</summary>
     [Parameter(ParameterSetName = LocalSet)]
     public string? WorkRoot { get; set; }
@@ -128,6 +139,8 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
         StorageSize = StorageSize,
         StorageClass = StorageClass,
         AllowSourceNamespace = AllowSourceNamespace,
+        ObjectStoreName = ObjectStore,
+        Connect = Connect,
         WorkRoot = FullPath(WorkRoot),
         PostgresBinDirectory = FullPath(PostgresBinDirectory),
         OsUser = OsUser,

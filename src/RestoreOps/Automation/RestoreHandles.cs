@@ -175,7 +175,7 @@ internal sealed class FoundLocalHandle(LocalTargets.Found found) : IRestoreHandl
 }
 
 /// <summary>A temporary CNPG Cluster; owns the API client it was created or attached with.</summary>
-internal sealed class CnpgHandle(CnpgRestore restore, IKubernetesApi api) : IRestoreHandle, IDisposable
+internal sealed class CnpgHandle(CnpgRestore restore, IKubernetesApi api, CnpgConnectRoute route = CnpgConnectRoute.Auto) : IRestoreHandle, IDisposable
 {
     /// <summary>Releases the API client of a handle that was only listed, never kept.</summary>
     public void Dispose() => (api as IDisposable)?.Dispose();
@@ -187,7 +187,7 @@ internal sealed class CnpgHandle(CnpgRestore restore, IKubernetesApi api) : IRes
 
     public async Task<CheckConnections> OpenChecksAsync(CancellationToken ct)
     {
-        var connection = await restore.ConnectAsync(ct).ConfigureAwait(false);
+        var connection = await restore.ConnectAsync(route, ct).ConfigureAwait(false);
         return new CheckConnections(db => connection.ConnectionString(db), connection);
     }
 

@@ -39,6 +39,14 @@ public sealed class RestoreRequest
     public string? StorageClass { get; init; }
     /// <summary>CNPG: allow the drill into the source cluster's own namespace.</summary>
     public bool AllowSourceNamespace { get; init; }
+    /// <summary>
+    /// CNPG: a Barman Cloud plugin ObjectStore already provisioned in the drill namespace (e.g. with read-only credentials)
+    /// to restore through; RestoreOps then copies nothing into the namespace. Null: when the drill namespace is not the
+    /// source's, RestoreOps copies the source's ObjectStore (or the in-tree store's Secrets) in for the drill.
+    /// </summary>
+    public string? ObjectStoreName { get; init; }
+    /// <summary>CNPG: how checks reach the recovery cluster (Service in a pod, port-forward from a laptop).</summary>
+    public ConnectRoute Connect { get; init; } = ConnectRoute.Auto;
 
     /// <summary>Local: parent of the work directory (default: the temp directory).</summary>
     public string? WorkRoot { get; init; }
@@ -52,6 +60,11 @@ public sealed class RestoreRequest
     public int WalWindow { get; init; }
     /// <summary>Local: object-store access for Barman Cloud backups (resolved from the environment when null).</summary>
     public ObjectStoreOptions? ObjectStore { get; init; }
+
+    /// <summary>Test seam: the service-account token whose presence makes <see cref="ConnectRoute.Auto"/> choose the Service.</summary>
+    internal string? ServiceAccountTokenPath { get; init; }
+    /// <summary>Test seam: in-cluster DNS, mapping the Service's host and port to where a test's server listens.</summary>
+    internal Func<string, int, (string Host, int Port)>? ResolveService { get; init; }
 
     /// <summary>Test seam, passed to <see cref="Local.LocalRestoreOptions.WrapWalArchive"/>: holds replay at a known point.</summary>
     internal Func<Wal.IWalArchive, Wal.IWalArchive>? WrapWalArchive { get; init; }

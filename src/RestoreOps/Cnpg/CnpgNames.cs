@@ -52,6 +52,14 @@ internal static class CnpgNames
     /// <summary>Label naming the source namespace.</summary>
     public const string SourceNamespaceLabel = "restoreops.io/source-namespace";
 
+    /// <summary>
+    /// Annotation on the ObjectStore and Secret copies a drill brings into its namespace: the recovery Cluster they serve,
+    /// so a sweep can name the leftovers of a drill whose Cluster is already gone.
+    /// </summary>
+    public const string RecoveryClusterAnnotation = "restoreops.io/recovery-cluster";
+    /// <summary>Annotation on a copy naming what it was copied from (<c>namespace/name</c>), for the people who find it.</summary>
+    public const string CopiedFromAnnotation = "restoreops.io/copied-from";
+
     /// <summary>The app-user secret CNPG generates for a cluster.</summary>
     public static string AppSecret(string cluster) => $"{cluster}-app";
     /// <summary>The read-write service of a cluster.</summary>

@@ -12,15 +12,19 @@ namespace RestoreOps.Cnpg;
 /// <summary>How <see cref="CnpgRestore.ConnectAsync(CancellationToken)"/> reaches the restored primary.</summary>
 /// <example>
 /// <code>
-/// // a laptop or CI runner outside the cluster, even if KUBERNETES_SERVICE_HOST happens to be set:
+/// // a laptop or CI runner outside the cluster, even with a service-account token lying at the usual path:
 /// await using var connection = await restore.ConnectAsync(CnpgConnectRoute.PortForward, ct);
 /// </code>
 /// </example>
 internal enum CnpgConnectRoute
 {
-    /// <summary>The <c>-rw</c> service when running inside a cluster (KUBERNETES_SERVICE_HOST set), else a port-forward.</summary>
+    /// <summary>
+    /// The <c>-rw</c> service when a service-account token is mounted (RestoreOps runs in a pod, e.g. a CronJob), else a
+    /// port-forward. The token, not KUBERNETES_SERVICE_HOST: a laptop may carry that variable over from a pod's shell
+    /// profile, but it has no mounted token, and the Service's name does not resolve there.
+    /// </summary>
     Auto,
-    /// <summary>Always the <c>&lt;name&gt;-rw.&lt;namespace&gt;</c> service (needs in-cluster DNS).</summary>
+    /// <summary>Always the <c>&lt;name&gt;-rw.&lt;namespace&gt;.svc</c> service, port 5432 (needs in-cluster DNS and network).</summary>
     Service,
     /// <summary>Always a port-forward to the primary pod.</summary>
     PortForward,
@@ -57,6 +61,24 @@ internal sealed class CnpgRestore : IAsyncDisposable
 
     /// <summary>The restore target, as the pipeline sees it. Never holds the password.</summary>
     public RestoreCluster Cluster { get; }
+
+    /// <summary>Where Kubernetes mounts a pod's service-account token: its presence means RestoreOps runs inside the cluster.</summary>
+    public const string ServiceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+    /// <summary>The token <see cref="CnpgConnectRoute.Auto"/> looks for; a test points it elsewhere.</summary>
+    internal string ServiceAccountTokenPath { get; set; } = ServiceAccountTokenFile;
+
+    /// <summary>Test seam standing in for in-cluster DNS: maps the Service's host and port to an address that answers.</summary>
+    internal Func<string, int, (string Host, int Port)>? ResolveService { get; set; }
+
+    /// <summary>
+    /// The route <paramref name="route"/> means here: Service or PortForward as asked, and for Auto the Service exactly
+    /// when a service-account token is mounted at <paramref name="serviceAccountTokenPath"/>.
+    /// </summary>
+    public static CnpgConnectRoute Choose(CnpgConnectRoute route, string serviceAccountTokenPath = ServiceAccountTokenFile) =>
+        route != CnpgConnectRoute.Auto ? route
+        : File.Exists(serviceAccountTokenPath) ? CnpgConnectRoute.Service
+        : CnpgConnectRoute.PortForward;
 
     /// <summary>Takes over a recovery Cluster created earlier (another session, a listing), to wait for, connect to or remove it.</summary>
     internal static CnpgRestore Attach(IKubernetesApi api, RestoreCluster cluster) =>
@@ -109,12 +131,17 @@ internal sealed class CnpgRestore : IAsyncDisposable
         });
         var provision = new PhaseTiming { Phase = DrillPhase.Provision, StartedAt = started };
         restore.Cluster.Phases.Add(provision);
+        IReadOnlyList<JsonObject> copies = [];
         try
         {
+            // What the recovery reads in its own namespace comes first, so the operator finds it at its first reconcile.
+            copies = await CnpgDrillNamespace.CreateAsync(api, request.Namespace,
+                await CnpgDrillNamespace.PlanAsync(api, request, cluster, ct).ConfigureAwait(false), request.DrillId, ct).ConfigureAwait(false);
             await api.CreateAsync(ResourceKind.Cluster, request.Namespace, cluster, ct).ConfigureAwait(false);
         }
         catch (KubernetesConflictException e) when (e.AlreadyExists)
         {
+            await CnpgDrillNamespace.RollbackAsync(api, request.Namespace, copies, request.DrillId).ConfigureAwait(false);
             restore.Cluster.Phases.Replace(provision, provision.End(false, null));
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw new ConfigurationException($"A Cluster named {request.Namespace}/{name} already exists, so the drill cannot create its recovery cluster.",
@@ -122,11 +149,13 @@ internal sealed class CnpgRestore : IAsyncDisposable
         }
         catch
         {
+            await CnpgDrillNamespace.RollbackAsync(api, request.Namespace, copies, request.DrillId).ConfigureAwait(false);
             restore.Cluster.Phases.Replace(provision, provision.End(false, null));
             restore.Cluster.Phase = RestoreClusterPhase.Failed;
             throw;
         }
-        restore.Cluster.Phases.Replace(provision, provision.End(true, $"Cluster {request.Namespace}/{name}"));
+        restore.Cluster.Phases.Replace(provision, provision.End(true, $"Cluster {request.Namespace}/{name}"
+            + string.Concat(copies.Select(c => $", {c["kind"]} {request.Namespace}/{c["metadata"]!["name"]}"))));
         restore.Cluster.Phase = RestoreClusterPhase.Replaying;
         return restore;
     }
@@ -262,7 +291,7 @@ internal sealed class CnpgRestore : IAsyncDisposable
 
     /// <summary>
     /// Reads the <c>&lt;name&gt;-app</c> secret and opens a route to the primary: the <c>-rw</c> service inside a
-    /// cluster, a port-forward from outside. The password is registered with <see cref="Redactor"/> and never
+    /// cluster (a service-account token is mounted), a port-forward from outside. The password is registered with <see cref="Redactor"/> and never
     /// exposed in a property.
     /// </summary>
     public async Task<CnpgConnection> ConnectAsync(CancellationToken ct) => await ConnectAsync(CnpgConnectRoute.Auto, ct).ConfigureAwait(false);
@@ -284,12 +313,16 @@ internal sealed class CnpgRestore : IAsyncDisposable
         var database = Field("dbname");
         var port = int.TryParse(Field("port"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : 5432;
 
-        var inCluster = route == CnpgConnectRoute.Service
-            || (route == CnpgConnectRoute.Auto && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST")));
         PortForward? forward = null;
+        (string Host, int Port)? dial = null;
         string host;
-        if (inCluster)
-            host = $"{CnpgNames.ReadWriteService(Name)}.{Namespace}";
+        if (Choose(route, ServiceAccountTokenPath) == CnpgConnectRoute.Service)
+        {
+            // The fully qualified Service name: a pod's search path reaches <svc>.<ns> too, but .svc cannot be mistaken
+            // for an outside host name.
+            host = $"{CnpgNames.ReadWriteService(Name)}.{Namespace}.svc";
+            dial = ResolveService?.Invoke(host, port);
+        }
         else
         {
             var cluster = await _api.TryGetAsync(ResourceKind.Cluster, Namespace, Name, ct).ConfigureAwait(false);
@@ -300,14 +333,15 @@ internal sealed class CnpgRestore : IAsyncDisposable
         }
         var info = new ConnectionInfo { Host = host, Port = port, Username = username, Database = database };
         Cluster.Connection = info;
-        var connection = new CnpgConnection(info, password, forward);
+        var connection = new CnpgConnection(info, password, forward, dial);
         lock (_connections) _connections.Add(connection);
         return connection;
     }
 
     /// <summary>
     /// Deletes the Cluster (after checking RestoreOps owns it), then every PVC, secret, pod, service and job
-    /// labelled for this drill, and waits until they are gone. Safe to call twice.
+    /// labelled for this drill, and the ObjectStore and Secret copies it brought into the namespace, and waits until
+    /// they are gone. Safe to call twice.
     /// </summary>
     /// <param name="ct">Cancels the wait; deletions already sent stay sent.</param>
     /// <exception cref="ConfigurationException">An object named like the drill cluster is not RestoreOps' own: nothing is deleted.</exception>
@@ -333,9 +367,22 @@ internal sealed class CnpgRestore : IAsyncDisposable
         }
         // What the operator created carries the drill labels through inheritedMetadata. Garbage collection would
         // remove it by ownerReference too; deleting it here does not depend on the operator still running.
+        var unreadable = new HashSet<ResourceKind>();
         foreach (var kind in DependentKinds)
         {
-            var list = await _api.ListAsync(kind, Namespace, _selector, null, ct).ConfigureAwait(false);
+            KubernetesList list;
+            try
+            {
+                list = await ListLabelledAsync(_api, kind, Namespace, _selector, ct).ConfigureAwait(false);
+            }
+            catch (KubernetesForbiddenException e) when (kind == ResourceKind.ObjectStore)
+            {
+                // A Role written before drills copied ObjectStores: everything else still goes, and the outcome says
+                // which rule is missing instead of the whole cleanup failing.
+                outcome.Problems.Add(e.Message);
+                unreadable.Add(kind);
+                continue;
+            }
             foreach (var item in list.Items)
             {
                 var name = item["metadata"]!["name"]!.GetValue<string>();
@@ -357,7 +404,7 @@ internal sealed class CnpgRestore : IAsyncDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            foreach (var kind in DependentKinds.Prepend(ResourceKind.Cluster))
+            foreach (var kind in DependentKinds.Prepend(ResourceKind.Cluster).Except(unreadable))
                 await WaitGoneAsync(kind, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -382,13 +429,30 @@ internal sealed class CnpgRestore : IAsyncDisposable
     /// <inheritdoc />
     public override string ToString() => Cluster.ToString();
 
+    // ObjectStore and Secret include the copies a drill brought into its namespace (CnpgDrillNamespace).
     private static readonly ResourceKind[] DependentKinds =
-        [ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
+        [ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim, ResourceKind.ObjectStore];
+
+    /// <summary>
+    /// Lists labelled objects of <paramref name="kind"/>; a cluster without the barman-cloud plugin does not serve
+    /// ObjectStores at all, which means there are none to remove.
+    /// </summary>
+    internal static async Task<KubernetesList> ListLabelledAsync(IKubernetesApi api, ResourceKind kind, string? ns, string selector, CancellationToken ct)
+    {
+        try
+        {
+            return await api.ListAsync(kind, ns, selector, null, ct).ConfigureAwait(false);
+        }
+        catch (KubernetesNotFoundException e) when (e.ResourceTypeMissing && kind == ResourceKind.ObjectStore)
+        {
+            return new KubernetesList([], "");
+        }
+    }
 
     // List then watch from the list's resourceVersion: no deletion can fall between the two.
     private async Task WaitGoneAsync(ResourceKind kind, CancellationToken ct)
     {
-        var list = await _api.ListAsync(kind, Namespace, _selector, null, ct).ConfigureAwait(false);
+        var list = await ListLabelledAsync(_api, kind, Namespace, _selector, ct).ConfigureAwait(false);
         var left = list.Items.Select(i => i["metadata"]!["name"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
         if (left.Count == 0) return;
         await foreach (var change in _api.WatchAsync(kind, Namespace, _selector, null, list.ResourceVersion, ct).ConfigureAwait(false))
@@ -475,12 +539,14 @@ internal sealed class CnpgConnection : IAsyncDisposable
 {
     private readonly string _password;
     private readonly PortForward? _forward;
+    private readonly (string Host, int Port)? _dial;
 
-    internal CnpgConnection(ConnectionInfo info, string password, PortForward? forward)
+    internal CnpgConnection(ConnectionInfo info, string password, PortForward? forward, (string Host, int Port)? dial = null)
     {
         Info = info;
         _password = password;
         _forward = forward;
+        _dial = dial;
     }
 
     /// <summary>Host, port, user and database. No password.</summary>
@@ -492,8 +558,8 @@ internal sealed class CnpgConnection : IAsyncDisposable
     /// <summary>Npgsql settings with the password, for opening sessions. Never log or serialise the result.</summary>
     public NpgsqlConnectionStringBuilder ConnectionString(string? database = null) => new()
     {
-        Host = Info.Host,
-        Port = Info.Port,
+        Host = _dial?.Host ?? Info.Host,
+        Port = _dial?.Port ?? Info.Port,
         Username = Info.Username,
         Password = _password,
         Database = database ?? Info.Database,

@@ -47,4 +47,31 @@ internal static class CnpgRestoreClusters
             },
         };
     }
+
+    /// <summary>
+    /// What is left of a drill whose Cluster is gone (its ObjectStore and Secret copies, what CNPG made), as the target
+    /// it belonged to: named after the recovery Cluster the copies were made for, so removing it removes them.
+    /// </summary>
+    public static RestoreCluster Leftovers(IReadOnlyList<JsonObject> objects)
+    {
+        var first = objects.FirstOrDefault(o => o["metadata"]?["annotations"]?[CnpgNames.RecoveryClusterAnnotation] is not null) ?? objects[0];
+        var meta = first["metadata"]!;
+        var name = meta["annotations"]?[CnpgNames.RecoveryClusterAnnotation]?.GetValue<string>()
+            ?? meta["labels"]?[CnpgNames.ClusterLabel]?.GetValue<string>()
+            ?? meta["labels"]![CnpgNames.DrillIdLabel]!.GetValue<string>();
+        var cluster = ToRestoreCluster(new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = name,
+                ["namespace"] = meta["namespace"]?.DeepClone(),
+                ["labels"] = meta["labels"]?.DeepClone(),
+                ["annotations"] = meta["annotations"]?.DeepClone(),
+                ["creationTimestamp"] = meta["creationTimestamp"]?.DeepClone(),
+            },
+        });
+        // Its Cluster is gone: the drill cannot become ready any more.
+        cluster.Phase = RestoreClusterPhase.Failed;
+        return cluster;
+    }
 }

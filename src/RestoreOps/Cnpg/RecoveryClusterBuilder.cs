@@ -33,6 +33,12 @@ internal sealed class RecoveryClusterRequest
     public bool EnableSuperuserAccess { get; init; }
     /// <summary>Allow creating it in the source's own namespace.</summary>
     public bool AllowSourceNamespace { get; init; }
+    /// <summary>
+    /// A Barman Cloud plugin <c>ObjectStore</c> already provisioned in <see cref="Namespace"/> (e.g. with read-only
+    /// credentials) to restore through. RestoreOps then copies nothing into the drill namespace. Null: a drill in another
+    /// namespace than the source's gets copies of what it needs (see <see cref="CnpgDrillNamespace"/>).
+    /// </summary>
+    public string? ObjectStoreName { get; init; }
     /// <summary>The instant the object is stamped with (expiry counts from it).</summary>
     public DateTimeOffset Now { get; init; } = DateTimeOffset.UtcNow;
 }
@@ -75,22 +81,25 @@ internal static class RecoveryClusterBuilder
         var sameNamespace = r.Namespace == r.Source.Namespace;
         switch (method)
         {
+            case CnpgBackupMethod.VolumeSnapshot when r.ObjectStoreName is not null:
+                throw new ConfigurationException(
+                    $"Backup {r.Backup.Name} is a volume snapshot; an ObjectStore ({r.ObjectStoreName}) cannot restore it.",
+                    $"Drop {InputKey.ObjectStore.Ref()}, or drill an object-store backup instead.", parameter: InputKey.ObjectStore);
+            case CnpgBackupMethod.Plugin or CnpgBackupMethod.BarmanObjectStore when r.ObjectStoreName is { } given:
+                // The plugin reads in-tree backups too (same Barman layout; plugin e2e "in-tree for backup and the plugin
+                // for restore"), so one provisioned ObjectStore serves both.
+                recovery["source"] = Origin;
+                spec["externalClusters"] = new JsonArray(PluginSource(given, r.Source.ServerName));
+                break;
             case CnpgBackupMethod.Plugin:
                 // Plugin backups are restored through an external cluster (backup.name does not work for them),
                 // with serverName set: the plugin would otherwise look under the drill cluster's own name.
                 var store = r.Source.PluginObjectStore ?? throw new ConfigurationException(
                     $"Backup {r.Backup.Name} was taken by the Barman Cloud plugin, but cluster {r.Source.Namespace}/{r.Source.Name} names no ObjectStore in spec.plugins.",
-                    "Check the source cluster's plugins[].parameters.barmanObjectName.");
+                    $"Check the source cluster's plugins[].parameters.barmanObjectName, or name an ObjectStore in the drill namespace ({InputKey.ObjectStore.Ref()}).");
+                // The plugin resolves barmanObjectName in the Cluster's own namespace: elsewhere it reads the drill's copy.
                 recovery["source"] = Origin;
-                spec["externalClusters"] = new JsonArray(new JsonObject
-                {
-                    ["name"] = Origin,
-                    ["plugin"] = new JsonObject
-                    {
-                        ["name"] = CnpgNames.BarmanCloudPlugin,
-                        ["parameters"] = new JsonObject { ["barmanObjectName"] = store, ["serverName"] = r.Source.ServerName },
-                    },
-                });
+                spec["externalClusters"] = new JsonArray(PluginSource(sameNamespace ? store : CnpgDrillNamespace.CopyName(store, r.DrillId), r.Source.ServerName));
                 break;
             case CnpgBackupMethod.BarmanObjectStore when sameNamespace:
                 recovery["backup"] = new JsonObject { ["name"] = r.Backup.Name };
@@ -98,8 +107,10 @@ internal static class RecoveryClusterBuilder
             case CnpgBackupMethod.BarmanObjectStore:
                 var objectStore = r.Source.BarmanObjectStore?.DeepClone().AsObject() ?? throw new ConfigurationException(
                     $"Backup {r.Backup.Name} is an in-tree Barman backup, but cluster {r.Source.Namespace}/{r.Source.Name} has no spec.backup.barmanObjectStore to read it from another namespace.",
-                    "Restore into the source namespace, or give the drill an object store definition.");
+                    $"Restore into the source namespace, or name an ObjectStore in the drill namespace ({InputKey.ObjectStore.Ref()}).");
                 objectStore["serverName"] = r.Source.ServerName;
+                // Its credentials are read from Secrets in the Cluster's own namespace: the drill's copies of them.
+                CnpgDrillNamespace.RenameSecretReferences(objectStore, r.DrillId);
                 recovery["source"] = Origin;
                 spec["externalClusters"] = new JsonArray(new JsonObject { ["name"] = Origin, ["barmanObjectStore"] = objectStore });
                 break;
@@ -112,7 +123,7 @@ internal static class RecoveryClusterBuilder
                     "Restore it with the source namespace allowed, or drill an object-store backup instead.");
         }
 
-        if (RecoveryTargetJson(r, method) is { } target) recovery["recoveryTarget"] = target;
+        if (RecoveryTargetJson(r, external: recovery["source"] is not null) is { } target) recovery["recoveryTarget"] = target;
         if (r.Source.ApplicationDatabase != "app" || r.Source.ApplicationOwner != "app")
         {
             // Otherwise CNPG creates an empty 'app' database after promotion and the data sits elsewhere.
@@ -183,11 +194,20 @@ internal static class RecoveryClusterBuilder
         return storage;
     }
 
-    private static JsonObject? RecoveryTargetJson(RecoveryClusterRequest r, CnpgBackupMethod method)
+    private static JsonObject PluginSource(string objectStore, string serverName) => new()
+    {
+        ["name"] = Origin,
+        ["plugin"] = new JsonObject
+        {
+            ["name"] = CnpgNames.BarmanCloudPlugin,
+            ["parameters"] = new JsonObject { ["barmanObjectName"] = objectStore, ["serverName"] = serverName },
+        },
+    };
+
+    private static JsonObject? RecoveryTargetJson(RecoveryClusterRequest r, bool external)
     {
         var t = new JsonObject();
         // backupID pins the exact backup for the object-store routes; backup.name already does for the others.
-        var external = method == CnpgBackupMethod.Plugin || (method == CnpgBackupMethod.BarmanObjectStore && r.Namespace != r.Source.Namespace);
         if (external) t["backupID"] = r.Backup.Id;
         var target = r.RecoveryTarget;
         switch (target.Kind)

@@ -82,6 +82,12 @@ public enum InputKey
     VerifyKeyVariable,
     /// <summary>The sweep that removes drill targets past their expiry.</summary>
     Orphaned,
+    /// <summary>A Barman Cloud plugin ObjectStore already in the drill namespace, used instead of copies of the source's.</summary>
+    ObjectStore,
+    /// <summary>How checks reach a CNPG recovery cluster: its <c>-rw</c> Service or a port-forward.</summary>
+    Connect,
+    /// <summary>How an on-demand CNPG backup is taken (barmanObjectStore, plugin, volumeSnapshot).</summary>
+    BackupMethod,
 }
 
 /// <summary>Whose spelling a message names inputs in.</summary>
@@ -162,6 +168,9 @@ public static class InputKeys
         [InputKey.VerifyKeyVariable] = ("the verification key variable", "--key-env", null),
         // A sweep is a command of its own in the CLI (targets sweep), a switch of Remove-RestoreCluster in PowerShell.
         [InputKey.Orphaned] = ("the sweep of expired targets", null, "Orphaned"),
+        [InputKey.ObjectStore] = ("the drill namespace's ObjectStore", "--object-store", "ObjectStore"),
+        [InputKey.Connect] = ("the connection route", "--connect", "Connect"),
+        [InputKey.BackupMethod] = ("the backup method", "--method", "Method"),
     };
 
     /// <summary>

@@ -22,6 +22,8 @@ internal sealed record ResourceKind(string Group, string Version, string Plural,
     public static readonly ResourceKind Backup = new("postgresql.cnpg.io", "v1", "backups", "Backup");
     /// <summary>CloudNativePG <c>ScheduledBackup</c>.</summary>
     public static readonly ResourceKind ScheduledBackup = new("postgresql.cnpg.io", "v1", "scheduledbackups", "ScheduledBackup");
+    /// <summary>Barman Cloud plugin <c>ObjectStore</c> (where a plugin cluster's backups live).</summary>
+    public static readonly ResourceKind ObjectStore = new("barmancloud.cnpg.io", "v1", "objectstores", "ObjectStore");
     /// <summary>Core <c>Pod</c>.</summary>
     public static readonly ResourceKind Pod = new("", "v1", "pods", "Pod");
     /// <summary>Core <c>Secret</c>.</summary>
@@ -39,7 +41,7 @@ internal sealed record ResourceKind(string Group, string Version, string Plural,
 
     /// <summary>The types above, so a URL can be mapped back to a kind.</summary>
     public static IReadOnlyList<ResourceKind> WellKnown { get; } =
-        [Cluster, Backup, ScheduledBackup, Pod, Secret, Service, PersistentVolumeClaim, Event, Job, Namespace];
+        [Cluster, Backup, ScheduledBackup, ObjectStore, Pod, Secret, Service, PersistentVolumeClaim, Event, Job, Namespace];
 
     /// <summary><c>apiVersion</c> as written in objects: <c>v1</c> or <c>group/v1</c>.</summary>
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";

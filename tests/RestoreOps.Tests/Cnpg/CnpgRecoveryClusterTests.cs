@@ -126,7 +126,8 @@ public sealed class CnpgRecoveryClusterTests
         var external = spec["externalClusters"]![0]!;
         Assert.Equal("origin", external["name"]!.GetValue<string>());
         Assert.Equal(CnpgNames.BarmanCloudPlugin, external["plugin"]!["name"]!.GetValue<string>());
-        Assert.Equal("prod-store", external["plugin"]!["parameters"]!["barmanObjectName"]!.GetValue<string>());
+        // The plugin resolves barmanObjectName in the drill's namespace: the drill's copy of prod-store, named for the drill.
+        Assert.Equal("prod-store-20261121-060000-abc123", external["plugin"]!["parameters"]!["barmanObjectName"]!.GetValue<string>());
         Assert.Equal("app-db-v2", external["plugin"]!["parameters"]!["serverName"]!.GetValue<string>());
     }
 

@@ -39,6 +39,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
 {
     private static readonly CrdSchema ClusterSchema = CrdSchema.For(CnpgNames.Group, "clusters");
     private static readonly CrdSchema BackupSchema = CrdSchema.For(CnpgNames.Group, "backups");
+    private static readonly CrdSchema ObjectStoreSchema = CrdSchema.For(ResourceKind.ObjectStore.Group, ResourceKind.ObjectStore.Plural);
 
     private const string PvcProtection = "kubernetes.io/pvc-protection";
 
@@ -75,10 +76,20 @@ internal sealed class OperatorSimulator : IAsyncDisposable
     /// <summary>ObjectStore name → destination path, for plugin (<c>barman-cloud.cloudnative-pg.io</c>) sources.</summary>
     public ConcurrentDictionary<string, string> ObjectStores { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// In-cluster DNS as a pod would see it: <c>&lt;service&gt;.&lt;namespace&gt;.svc</c> → the restored primary's
+    /// address, for connections through the <c>-rw</c> Service instead of a port-forward.
+    /// </summary>
+    public ConcurrentDictionary<string, IPEndPoint> ServiceEndpoints { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The Secret the source clusters of <see cref="CnpgResources.SourceCluster"/> read their object-store credentials from.</summary>
+    public const string CredentialsSecret = "s3-creds";
+
     /// <summary>Installs CRD validation on <paramref name="server"/> only (no reconciliation).</summary>
     public static void ValidateWithCrds(FakeKubernetesServer server) =>
         server.Validate = (kind, obj) => kind == ResourceKind.Cluster ? ClusterSchema.Validate(obj)
             : kind == ResourceKind.Backup ? BackupSchema.Validate(obj)
+            : kind == ResourceKind.ObjectStore ? ObjectStoreSchema.Validate(obj)
             : [];
 
     /// <summary>Validates with the CRDs and starts watching Clusters in every namespace of the in-process double.</summary>
@@ -113,7 +124,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
 
     /// <summary>Every kind of object a drill leaves when something goes wrong: the Cluster and what CNPG makes for it.</summary>
     private static readonly ResourceKind[] DrillKinds =
-        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim];
+        [ResourceKind.Cluster, ResourceKind.Job, ResourceKind.Pod, ResourceKind.Service, ResourceKind.Secret, ResourceKind.PersistentVolumeClaim, ResourceKind.ObjectStore];
 
     /// <summary>
     /// Asserts that a removed drill cluster is gone everywhere: the simulator finished removing it, no object labelled
@@ -164,10 +175,73 @@ internal sealed class OperatorSimulator : IAsyncDisposable
         };
         var problems = BackupSchema.Validate(resource);
         if (problems.Count > 0) throw new InvalidOperationException("test Backup does not match the CRD: " + string.Join("; ", problems));
+        // A namespace whose cluster took backups holds the credentials it took them with (a test may have put its own).
+        if (await _api.TryGetAsync(ResourceKind.Secret, ns, CredentialsSecret, ct) is null)
+            await _api.CreateAsync(ResourceKind.Secret, ns, new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Secret",
+                ["metadata"] = new JsonObject { ["name"] = CredentialsSecret, ["namespace"] = ns },
+                ["type"] = "Opaque",
+                ["data"] = new JsonObject { ["ACCESS_KEY_ID"] = B64(S3rverServer.AccessKey), ["ACCESS_SECRET_KEY"] = B64(S3rverServer.Secret) },
+            }, ct);
         // As the operator does it: the object first, its status through the status subresource.
         resource.Remove("status");
         await _api.CreateAsync(ResourceKind.Backup, ns, resource, ct);
         return await _writer.UpdateAsync(ResourceKind.Backup, ns, name, b => b["status"] = status.DeepClone(), status: true, ct);
+    }
+
+    /// <summary>
+    /// Plays CNPG's backup controller for the next Backup that appears in <paramref name="ns"/> without a phase (an
+    /// on-demand one): "running", then "completed" with the status of the fixture's real latest backup of
+    /// <paramref name="serverName"/> (as the method fills it: no destinationPath for the plugin), or "failed" with
+    /// <paramref name="error"/>. Watches from the current list on, so a Backup created before the watch opens is seen too.
+    /// </summary>
+    public async Task<JsonObject> FinishNextBackupAsync(string ns, string serverName, string? error, CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                return await FinishNextBackupOnceAsync(ns, serverName, error, ct);
+            }
+            catch (KubernetesUnavailableException e) when (e.IsTimeout && !ct.IsCancellationRequested)
+            {
+                // The in-process double sends a watch's headers with its first event, so a quiet watch (the backup's
+                // creator still starting, e.g. a CLI process on a loaded machine) times out the client's wait for them:
+                // watch again, from a fresh list that shows a Backup created meanwhile.
+            }
+        }
+    }
+
+    private async Task<JsonObject> FinishNextBackupOnceAsync(string ns, string serverName, string? error, CancellationToken ct)
+    {
+        await foreach (var change in _api.WatchAsync(ResourceKind.Backup, ns, null, null, null, ct))
+        {
+            if (change.Type is not (WatchEventType.Added or WatchEventType.Modified) || change.Object["status"]?["phase"] is not null) continue;
+            var name = change.Name!;
+            var method = change.Object["spec"]?["method"]?.GetValue<string>() ?? "barmanObjectStore";
+            await UpdateStatusAsync(ResourceKind.Backup, ns, name, new JsonObject { ["phase"] = "running", ["method"] = method }, ct);
+            if (error is not null)
+                return await _writer.UpdateAsync(ResourceKind.Backup, ns, name,
+                    b => b["status"] = new JsonObject { ["phase"] = "failed", ["method"] = method, ["error"] = error }, status: true, ct);
+            using var catalog = BarmanCloudCatalog.Create(BackupFixtures.DestinationPath, serverName, _fx.S3.Options);
+            var latest = await catalog.GetLatestAsync(ct);
+            static string Time(DateTimeOffset? t) => t!.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var status = new JsonObject
+            {
+                ["phase"] = CnpgNames.BackupCompleted, ["method"] = method, ["backupId"] = latest.Id, ["backupName"] = latest.Name,
+                ["startedAt"] = Time(latest.BeginTime), ["stoppedAt"] = Time(latest.EndTime), ["beginWal"] = latest.BeginWal, ["endWal"] = latest.EndWal,
+            };
+            if (method == "barmanObjectStore")
+            {
+                status["destinationPath"] = BackupFixtures.DestinationPath;
+                status["endpointURL"] = _fx.S3.Endpoint;
+                status["serverName"] = serverName;
+            }
+            return await _writer.UpdateAsync(ResourceKind.Backup, ns, name, b => b["status"] = status, status: true, ct);
+        }
+        throw new OperationCanceledException(ct);
     }
 
     public async ValueTask DisposeAsync()
@@ -236,6 +310,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             {
             }
             if (kind == ResourceKind.Pod) _fake?.UnmapPortForward(ns, name);
+            if (kind == ResourceKind.Service) ServiceEndpoints.TryRemove($"{name}.{ns}.svc", out _);
         }
         reconcile.Stop.Dispose();
         signal.TrySetResult();
@@ -363,6 +438,7 @@ internal sealed class OperatorSimulator : IAsyncDisposable
                 ["ports"] = new JsonArray(new JsonObject { ["name"] = "postgres", ["port"] = 5432, ["targetPort"] = 5432 }),
             };
             await CreateAsync(reconcile, ResourceKind.Service, service, null, ct);
+            ServiceEndpoints[$"{CnpgNames.ReadWriteService(name)}.{ns}.svc"] = new IPEndPoint(IPAddress.Loopback, restore.Instance!.Port);
             await UpdateStatusAsync(ResourceKind.Job, ns, jobName, new JsonObject
             {
                 ["succeeded"] = 1,
@@ -445,12 +521,20 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             {
                 destination = store["destinationPath"]!.GetValue<string>();
                 serverName = store["serverName"]?.GetValue<string>() ?? source;
+                await RequireSecretsAsync(ns, store, "externalClusters[].barmanObjectStore", ct);
             }
             else if (external["plugin"] is JsonObject plugin && plugin["name"]?.GetValue<string>() == CnpgNames.BarmanCloudPlugin)
             {
                 var objectStore = plugin["parameters"]?["barmanObjectName"]?.GetValue<string>() ?? "";
-                destination = ObjectStores.TryGetValue(objectStore, out var d) ? d
-                    : throw new InvalidOperationException($"ObjectStore {objectStore} does not exist");
+                // The plugin resolves barmanObjectName in the Cluster's own namespace.
+                if (await _api.TryGetAsync(ResourceKind.ObjectStore, ns, objectStore, ct) is { } resource)
+                {
+                    var configuration = resource["spec"]?["configuration"] as JsonObject;
+                    destination = configuration?["destinationPath"]?.GetValue<string>() ?? throw new InvalidOperationException($"ObjectStore {ns}/{objectStore} has no destinationPath");
+                    await RequireSecretsAsync(ns, configuration, $"ObjectStore {ns}/{objectStore}", ct);
+                }
+                else destination = ObjectStores.TryGetValue(objectStore, out var d) ? d
+                    : throw new InvalidOperationException($"ObjectStore {ns}/{objectStore} does not exist");
                 // The plugin's default is the new cluster's own name (FACTS.md §b gotcha).
                 serverName = plugin["parameters"]?["serverName"]?.GetValue<string>() ?? cluster["metadata"]!["name"]!.GetValue<string>();
             }
@@ -466,6 +550,19 @@ internal sealed class OperatorSimulator : IAsyncDisposable
             : backups.MaxBy(b => b.EndTime);
         return chosen ?? throw new InvalidOperationException(
             $"no target backup found (destinationPath {destination}, serverName {serverName}{(backupId is null ? "" : $", backupID {backupId}")})");
+    }
+
+    /// <summary>The restore job reads the object store's credentials from Secrets in its own namespace: a missing one fails it.</summary>
+    private async Task RequireSecretsAsync(string ns, JsonObject? configuration, string what, CancellationToken ct)
+    {
+        foreach (var (path, selector) in CnpgDrillNamespace.SecretReferences(configuration))
+        {
+            var name = selector["name"]?.GetValue<string>();
+            var key = selector["key"]?.GetValue<string>() ?? "";
+            var secret = name is null ? null : await _api.TryGetAsync(ResourceKind.Secret, ns, name, ct);
+            if (secret?["data"]?[key] is null)
+                throw new InvalidOperationException($"secret \"{name}\" (key {key}) named by {what} {path} not found in namespace {ns}");
+        }
     }
 
     private static RecoveryTarget MapTarget(JsonObject? t)

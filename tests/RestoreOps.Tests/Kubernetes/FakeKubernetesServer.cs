@@ -96,6 +96,12 @@ public sealed class FakeKubernetesServer : IAsyncDisposable
     /// <summary>Every request seen. Holds Authorization headers: assert on them, never print them.</summary>
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
+    /// <summary>
+    /// The requests RestoreOps made: all but the operator simulator's, which plays the operator through the API too and
+    /// authenticates with the token "operator" (its Backups and credentials are test setup, not RestoreOps' writes).
+    /// </summary>
+    public IEnumerable<RecordedRequest> ClientRequests => Requests.Where(r => r.Authorization != "Bearer operator");
+
     /// <summary>Currently open watch streams.</summary>
     public int ActiveWatchers { get { lock (_gate) return _watchers.Count; } }
 

@@ -16,12 +16,13 @@ public sealed class SurfaceParameterListTests(ModuleMetadata module)
     [
         .. Kubernetes, "Backup", "Local", "Namespace", "StorageSize", "StorageClass", "AllowSourceNamespace", "WorkRoot",
         "PostgresBinDirectory", "OsUser", "EndpointUrl", "Region", "Credential", "TargetTime", "TargetLsn", "TargetXid",
-        "TargetName", "TargetImmediate", "TargetExclusive", "Expiry",
+        "TargetName", "TargetImmediate", "TargetExclusive", "Expiry", "ObjectStore", "Connect",
     ];
 
     private static readonly Dictionary<string, string[]> Expected = new(StringComparer.Ordinal)
     {
         ["Get-CnpgBackup"] = [.. Kubernetes, "Cluster", "Namespace", "Name", "Latest"],
+        ["New-CnpgBackup"] = [.. Kubernetes, "Cluster", "Namespace", "Method", "Wait", "Timeout"],
         ["Get-BarmanBackup"] = ["DestinationPath", "ServerName", "BackupId", "Latest", "IncludeUnusable", "EndpointUrl", "Region", "Credential"],
         ["Get-LocalBackup"] = ["Path", "WalPath"],
         ["New-RestoreDemoBackup"] = ["WorkRoot", "PostgresBinDirectory", "OsUser"],

@@ -26,6 +26,8 @@ public sealed partial class SurfaceTests(ModuleMetadata module)
     public static TheoryData<string, string> Pipelines => new()
     {
         { "Get-CnpgBackup", "New-RestoreCluster" },
+        { "New-CnpgBackup", "New-RestoreCluster" },
+        { "New-CnpgBackup", "Invoke-RestoreDrill" },
         { "New-RestoreCluster", "Wait-ClusterReady" },
         { "Wait-ClusterReady", "Invoke-RestoreCheck" },
         { "Invoke-RestoreCheck", "Export-DrillEvidence" },
