@@ -36,7 +36,8 @@ public sealed class NewCnpgBackupCommand : KubernetesCmdlet
 
     /// <summary>With -Wait: how long before the backup counts as failed (default 30 minutes).</summary>
     [Parameter]
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
+    [Duration]
+    public TimeSpan Timeout { get; set; } = RestoreDefaults.ReadyTimeout;
 
     /// <inheritdoc />
     protected override void ProcessRecord()
