@@ -23,10 +23,11 @@ internal static class CommandText
     {
         var skip = new HashSet<string>(omit ?? [], StringComparer.OrdinalIgnoreCase);
         var parts = new List<string> { invocation.MyCommand.Name };
-        var pairs = invocation.BoundParameters.Select(kv => (kv.Key, Value: kv.Value)).Concat(extra ?? []);
+        // Extras replace what is omitted (a resolved path for the one typed, a pinned backup id for -Latest).
+        var pairs = (extra ?? []).Concat(invocation.BoundParameters.Where(kv => !skip.Contains(kv.Key)).Select(kv => (kv.Key, Value: kv.Value)));
         foreach (var (name, value) in pairs)
         {
-            if (Common.Contains(name) || skip.Contains(name) || value is null) continue;
+            if (Common.Contains(name) || value is null) continue;
             var unwrapped = value is PSObject ps ? ps.BaseObject : value;
             switch (unwrapped)
             {
