@@ -58,7 +58,10 @@ public static class RunbookWriter
             foreach (var n in r.Notes) sb.Append(CultureInfo.InvariantCulture, $"- {Text(n)}\n");
             sb.Append('\n');
         }
-        sb.Append(CultureInfo.InvariantCulture, $"Verdict: {r.Verdict.ToString().ToUpperInvariant()}{(r.FailureMessage is { } why ? $": {Text(why)}" : "")}. Target: {r.Cleanup}.\n");
+        var target = r.Purpose == RestorePurpose.Recovery && r.Cleanup.Kept
+            ? "kept as a recovery target (never swept; remove it by name when it is no longer needed)"
+            : r.Cleanup.ToString();
+        sb.Append(CultureInfo.InvariantCulture, $"Verdict: {r.Verdict.ToString().ToUpperInvariant()}{(r.FailureMessage is { } why ? $": {Text(why)}" : "")}. Target: {target}.\n");
         return sb.ToString();
     }
 
