@@ -52,10 +52,15 @@ public sealed class RecoveryTargetTests(IncidentFixtures fx)
             var found = Assert.Single(await later.GetAsync(new RestoreClusterQuery { IncludeLocal = true, WorkRoot = fx.WorkRoot, Name = made.Name }, CancellationToken.None));
             Assert.Equal(RestorePurpose.Recovery, found.Purpose);
 
-            // The server still runs: checks connect to it, and see the rows from before the TRUNCATE.
-            var record = await later.CheckAsync(found, Checks, null, null, CancellationToken.None);
+            // The server still runs: checks connect to it, and see the rows from before the TRUNCATE. The check file's
+            // owner becomes the record's.
+            var checkFile = Path.Combine(fx.WorkRoot, $"{name}.yaml");
+            await File.WriteAllTextAsync(checkFile, $"owner: team-db\ndatabase: shop\nchecks:\n  - kind: row-count\n    table: public.t_truncate\n    exact: {I.VictimRows}\n  - kind: row-count\n    table: public.t_delete\n    exact: {I.VictimRows}\n");
+            var record = await later.CheckAsync(found, new CheckSpec { Path = checkFile }, null, null, CancellationToken.None);
             Assert.True(record.Verdict == DrillVerdict.Passed, record.FailureMessage + string.Join("; ", record.Checks));
+            Assert.Equal(2, record.Checks.Count);
             Assert.Equal(RestorePurpose.Recovery, record.Purpose);
+            Assert.Equal("team-db", record.Owner);
         }
         finally
         {
