@@ -326,6 +326,10 @@ public static class CliApp
         var drillNamespace = new Option<string?>("--drill-namespace") { HelpName = "NAMESPACE", Description = "CNPG: the namespace the recovery Cluster is created in (default: the context's namespace; never the source's unless they are the same by choice)." };
         var backupName = new Option<string?>("--backup-name") { HelpName = "BACKUP", Description = "CNPG: restore this Backup resource (default: the newest completed one)." };
         var cnpgDrill = new CnpgCommands.DrillOptions();
+        var purpose = new Option<string?>("--purpose") { HelpName = "drill|recovery", Description = "drill (default): the target is thrown away. recovery: the target is kept (never swept, outlives this process) for an incident; needs --name." };
+        var restoreName = new Option<string?>("--name") { HelpName = "NAME", Description = "The target's name. Local: its drill id (work directory restoreops-NAME). CNPG: the recovery Cluster's name." };
+        var owner = new Option<string?>("--owner") { HelpName = "OWNER", Description = "Who owns the procedure, for the evidence (default: the check file's owner:)." };
+        var note = new Option<string[]>("--note") { HelpName = "TEXT", Description = "A note for the evidence, repeatable: a step that needed human judgement.", Arity = ArgumentArity.ZeroOrMore };
 
         var cmd = new Command("drill", "Restore a backup into a throwaway PostgreSQL (local, or a CNPG recovery Cluster), verify it, record the evidence, and clean up.");
         src.AddTo(cmd);
@@ -335,7 +339,7 @@ public static class CliApp
         foreach (var o in cnpgDrill.All) cmd.Options.Add(o);
         foreach (var o in new Option[] { demo, backupId, baseBackup, walArchive, dump, targetTime, targetLsn, targetXid, targetName, targetImmediate, targetExclusive,
                      database, expectRows, expectSql, checksFile, evidence, json, keep, osUser, pgBin, workDir, timeout, walParallelism, walWindow, drillId,
-                     maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv })
+                     maxBackupAge, maxDataAge, maxRestoreTime, heartbeatUrl, heartbeatUrlEnv, pushgatewayUrl, textfile, signKeyEnv, purpose, restoreName, owner, note })
             cmd.Options.Add(o);
 
         cmd.SetAction(async (r, ct) =>
@@ -363,6 +367,12 @@ public static class CliApp
             string? PathOf(Option<string?> o) => InputPaths.Absolute(r.GetValue(o), o.Name);
             var evidenceDir = PathOf(evidence);
             var id = DrillIds.Validate(r.GetValue(drillId), InputKey.DrillId);
+            var restorePurpose = r.GetValue(purpose) switch
+            {
+                null or "drill" => RestorePurpose.Drill,
+                "recovery" => RestorePurpose.Recovery,
+                var other => throw new ConfigurationException($"--purpose '{other}' is not a purpose.", "Pass --purpose drill (thrown away) or --purpose recovery (kept, with --name)."),
+            };
             // Plain seconds as before, so existing schedules keep working; any duration besides.
             var readyTimeout = r.GetValue(timeout) is { } timeoutText
                 ? InputDuration.Parse(timeoutText, InputKey.Timeout, InputLimits.MaxTimeout, numberIsSeconds: true)
@@ -396,6 +406,8 @@ public static class CliApp
                     Kind = cnpg ? RestoreTargetKind.Cnpg : RestoreTargetKind.Local,
                     RecoveryTarget = target,
                     DrillId = id,
+                    Purpose = restorePurpose,
+                    Name = r.GetValue(restoreName),
                     Namespace = r.GetValue(drillNamespace),
                     Kubernetes = k8s.Access(r),
                     OsUser = r.GetValue(osUser),
@@ -422,6 +434,9 @@ public static class CliApp
                 HeartbeatUrl = HeartbeatUrl(r.GetValue(heartbeatUrl), r.GetValue(heartbeatUrlEnv)),
                 PushgatewayUrl = ParseUrl(r.GetValue(pushgatewayUrl), "--pushgateway-url"),
                 TextfileCollectorPath = PathOf(textfile),
+                Owner = r.GetValue(owner),
+                Notes = r.GetValue(note) ?? [],
+                Command = CommandLine.Of(r),
             };
             return await DrillAsync(request, r.GetValue(json), new TerminalProgress(stderr), stdout, stderr, ct).ConfigureAwait(false);
         });
@@ -452,16 +467,22 @@ public static class CliApp
     /// <summary>How to reach a kept target and how to remove it, in commands this CLI has.</summary>
     private static async Task WriteKeptAsync(TextWriter stderr, RestoreCluster kept, string? workRoot)
     {
+        var until = kept.Purpose == RestorePurpose.Recovery || kept.ExpiresAt is null
+            ? "until you remove it (a recovery target: never swept, and it outlives this process)"
+            : $"until {kept.ExpiresAt:yyyy-MM-dd HH:mm} UTC (then a sweep may remove it)";
         if (kept.Kind == RestoreTargetKind.Local && kept.Connection is { } c)
         {
             // The private socket needs no password, so nothing secret is printed.
-            await stderr.WriteLineAsync($"The restored instance {kept.Name} keeps running until {kept.ExpiresAt:yyyy-MM-dd HH:mm} UTC (then a sweep may remove it). " +
-                $"Connect as root or the OS user that runs it: psql -h {c.SocketDirectory ?? c.Host} -p {c.Port} -U {c.Username} {c.Database}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"The restored instance {kept.Name} keeps running {until}.").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"Connect as root or the OS user that runs it: psql -h {c.SocketDirectory ?? c.Host} -p {c.Port} -U {c.Username} {c.Database}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"  socket {c.SocketDirectory ?? "-"}, port {c.Port}, user {c.Username}, database {c.Database}").ConfigureAwait(false);
             await stderr.WriteLineAsync($"Remove it when done: restoreops targets remove {kept.Name}{(workRoot is null ? "" : $" --work-dir {workRoot}")}").ConfigureAwait(false);
         }
         else
         {
-            await stderr.WriteLineAsync($"The recovery Cluster {kept} is kept until {kept.ExpiresAt:yyyy-MM-dd HH:mm} UTC (then a sweep may remove it).").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"The recovery Cluster {kept} is kept {until}.").ConfigureAwait(false);
+            // CNPG's read/write Service always follows the primary: what an application's connection string names.
+            await stderr.WriteLineAsync($"Point the application at Service {kept.Name}-rw{(kept.Namespace is null ? "" : $" in namespace {kept.Namespace}")} (port 5432; the credentials are in Secret {kept.Name}-app).").ConfigureAwait(false);
             await stderr.WriteLineAsync($"Remove it when done: restoreops targets remove {kept.Name} --cnpg{(kept.Namespace is null ? "" : $" --namespace {kept.Namespace}")}").ConfigureAwait(false);
         }
     }

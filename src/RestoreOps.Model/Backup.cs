@@ -111,6 +111,8 @@ public sealed class Backup
     public string? Error { get; init; }
     /// <summary>How to reach the bytes.</summary>
     public required BackupLocation Location { get; init; }
+    /// <summary>How this backup was found (the command that finds exactly it again), for the runbook of a target restored from it.</summary>
+    public RunbookStep? Discovery { get; set; }
 
     /// <summary>Time since the backup ended, as of now: the recovery point objective's first term.</summary>
     [JsonIgnore]

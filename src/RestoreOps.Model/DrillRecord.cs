@@ -287,6 +287,12 @@ public sealed class DrillRecord
     public List<ObjectiveResult> Objectives { get; } = new();
     /// <summary>Verdict.</summary>
     public DrillVerdict Verdict { get; set; } = DrillVerdict.Error;
+    /// <summary>Who owns the procedure (<c>-Owner</c>, <c>--owner</c>, or the check file's <c>owner:</c>).</summary>
+    public string? Owner { get; set; }
+    /// <summary>Free text from the people involved: the steps that needed human judgement.</summary>
+    public List<string> Notes { get; } = new();
+    /// <summary>The stages performed on the target, in order, each with the command that repeats it (the runbook).</summary>
+    public List<RunbookStep> Runbook { get; } = new();
 
     /// <summary>The drill and its verdict, for list views of objects that hold a record.</summary>
     public override string ToString() => $"{DrillId} {Verdict}";

@@ -109,6 +109,21 @@ public sealed class RestoreCluster
     /// </summary>
     public PhaseTimingList Phases { get; } = new();
 
+    private System.Collections.Immutable.ImmutableList<RunbookStep> _timeline = System.Collections.Immutable.ImmutableList<RunbookStep>.Empty;
+
+    /// <summary>
+    /// What this session did to the target, in order, with the command that repeats each stage: the runbook evidence
+    /// renders. Each read is a snapshot; the engine appends (<see cref="AppendStep"/>).
+    /// </summary>
+    public IReadOnlyList<RunbookStep> Steps => _timeline;
+
+    /// <summary>Adds a step to <see cref="Steps"/>. Front ends go through the engine, which redacts the command first.</summary>
+    public void AppendStep(RunbookStep step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        System.Collections.Immutable.ImmutableInterlocked.Update(ref _timeline, list => list.Add(step));
+    }
+
     /// <inheritdoc />
     public override string ToString() => Namespace is null ? Name : $"{Namespace}/{Name}";
 }

@@ -19,8 +19,9 @@ public sealed partial class RestoreEngine
         ArgumentNullException.ThrowIfNull(request);
         Redactor.UseEngineSet(_secrets);
         var backup = request.Backup ?? throw new ArgumentException("Validation needs RestoreRequest.Backup.", nameof(request));
-        if (checks is not null) _ = DrillOptionsFor(backup, request.Kind, request.RecoveryTarget, checks, request.DrillId);
-        if (evidencePath is not null && request.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
+        RequireRecoveryName(request);
+        if (checks is not null) _ = DrillOptionsFor(backup, request.Kind, request.RecoveryTarget, checks, request.EffectiveDrillId);
+        if (evidencePath is not null && request.EffectiveDrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
         if (request.Kind == RestoreTargetKind.Local)
         {
             if (backup.SourceKind == BackupSourceKind.CnpgBackup)

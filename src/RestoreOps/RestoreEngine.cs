@@ -137,8 +137,11 @@ public sealed partial class RestoreEngine : IAsyncDisposable
     {
         Redactor.UseEngineSet(_secrets);
         var backup = request.Backup ?? throw new ArgumentException("A restore target needs RestoreRequest.Backup.", nameof(request));
-        var handle = await StartAsync(request, backup, request.RecoveryTarget, request.DrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
+        RequireRecoveryName(request);
+        var handle = await StartAsync(request, backup, request.RecoveryTarget, request.EffectiveDrillId ?? DrillRunner.NewDrillId(), CancellationToken.None, ct).ConfigureAwait(false);
         Handles[Key(handle.Cluster)] = handle;
+        // The runbook starts where the backup was found: whoever repeats it must restore the same one.
+        if (backup.Discovery is { } found) handle.Cluster.AppendStep(found);
         return handle.Cluster;
     }
 
@@ -182,6 +185,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
             Backup = BackupSummary.From(backup),
             BackupAge = backup.EndTime is { } end ? cluster.CreatedAt - end : null,
             RecoveryTarget = cluster.RecoveryTarget.ToString(),
+            Owner = options.Owner,
         };
         DrillRunner.ApplyRestore(record, cluster);
         try
@@ -283,16 +287,17 @@ public sealed partial class RestoreEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         Redactor.UseEngineSet(_secrets);
         var r = request.Restore;
+        RequireRecoveryName(r);
         var query = r.Backup is null
             ? request.Source ?? throw new ArgumentException("A drill needs RestoreRequest.Backup or DrillRequest.Source.", nameof(request))
             : null;
         // Found before a restore is spent on it: the drill could not record its evidence.
-        if (request.EvidencePath is { } evidencePath && r.DrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
+        if (request.EvidencePath is { } evidencePath && r.EffectiveDrillId is { } id) EvidenceWriter.EnsureNewRecord(evidencePath, id);
         var readyTimeout = request.ReadyTimeout ?? RestoreDefaults.ReadyTimeout;
         var context = r.Kind == RestoreTargetKind.Cnpg ? SafeContextName(r.Kubernetes) : null;
         DrillOptions Plan(Backup backup, RecoveryTarget? demoTarget = null, CheckSuite? demoChecks = null) =>
             DrillOptionsFor(backup, r.Kind, demoTarget is not null && r.RecoveryTarget.Kind == RecoveryTargetKind.Latest ? demoTarget : r.RecoveryTarget,
-                request.Checks, r.DrillId, request.KeepOnFailure, readyTimeout, context, r.Purpose, defaultChecks: demoChecks) with { Keep = request.Keep };
+                request.Checks, r.EffectiveDrillId, request.KeepOnFailure, readyTimeout, context, r.Purpose, defaultChecks: demoChecks) with { Keep = request.Keep };
 
         // A malformed check file or objective is the caller's to fix before anything runs, whatever the backup turns out to be.
         var options = r.Backup is { } given ? Plan(given) : Plan(PlaceholderBackup(r.Kind)) with { SourceDescription = query!.Description };
@@ -335,6 +340,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
         {
             foreach (var o in owned) await o.DisposeAsync().ConfigureAwait(false);
         }
+        ApplyRunbook(record, request, options.Owner);
         return await DeliverAsync(record, request, record.Cleanup.Kept ? last : null).ConfigureAwait(false);
 
         RecoveryTarget? DemoTargetOf(Backup backup) => owned.OfType<DemoSource>().FirstOrDefault(d => ReferenceEquals(d.Backup, backup))?.RecoveryTarget;
@@ -461,9 +467,11 @@ public sealed partial class RestoreEngine : IAsyncDisposable
         var database = defaultDatabase ?? DefaultDatabase(backup, kind);
         var checks = new List<RestoreCheck>();
         CheckRunOptions? run = null;
+        string? owner = null;
         if (spec.Path is { } path)
         {
             var suite = CheckFile.Load(path);
+            owner = suite.Owner;
             checks.AddRange(suite.Checks);
             run = suite.RunOptions;
         }
@@ -488,6 +496,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
                 "Give the inline checks their own 'name'.");
         return new DrillOptions
         {
+            Owner = owner,
             DiscoverBackup = _ => Task.FromResult(backup),
             RecoveryTarget = target,
             Checks = checks,

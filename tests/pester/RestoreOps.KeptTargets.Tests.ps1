@@ -43,7 +43,7 @@ Describe 'Checking restore targets this session did not create' {
 param($Manifest, $Base, $Wal, $WorkRoot, $PgBin)
 $ErrorActionPreference = 'Stop'
 Import-Module $Manifest
-$target = Get-LocalBackup -Path $Base -WalPath $Wal | New-RestoreCluster -Local -Purpose Recovery -WorkRoot $WorkRoot -PostgresBinDirectory $PgBin -Confirm:$false |
+$target = Get-LocalBackup -Path $Base -WalPath $Wal | New-RestoreCluster -Local -Purpose Recovery -Name "kept-$([guid]::NewGuid().ToString('N').Substring(0, 8))" -WorkRoot $WorkRoot -PostgresBinDirectory $PgBin -Confirm:$false |
     Wait-ClusterReady -Timeout 00:05:00
 $target.Name
 '@

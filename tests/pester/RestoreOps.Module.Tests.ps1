@@ -27,7 +27,7 @@ BeforeAll {
         'PostgresBinDirectory', 'OsUser', 'EndpointUrl', 'Region', 'Credential', 'TargetTime', 'TargetLsn', 'TargetXid',
         'TargetName', 'TargetImmediate', 'TargetExclusive', 'Expiry', 'ObjectStore', 'Connect')
     $expectedParameters = @{
-        'Export-DrillEvidence'  = @('Record', 'Path', 'SigningKeyVariable', 'TextfileCollectorPath')
+        'Export-DrillEvidence'  = @('Record', 'Path', 'SigningKeyVariable', 'TextfileCollectorPath', 'Owner', 'Note')
         'Find-RecoveryPoint'    = @('DestinationPath', 'ServerName', 'EndpointUrl', 'Region', 'Credential', 'WalPath', 'From', 'To', 'MinimumRows',
             'ResolveConnectionString', 'PostgresBinDirectory')
         'Get-BarmanBackup'      = @('DestinationPath', 'ServerName', 'BackupId', 'Latest', 'IncludeUnusable', 'EndpointUrl', 'Region', 'Credential')
@@ -39,8 +39,8 @@ BeforeAll {
         'Get-RestoreOpsRbac'    = @('SourceNamespace', 'DrillNamespace', 'ServiceAccount', 'ServiceAccountNamespace', 'PortForward')
         'Invoke-RestoreCheck'   = $kubernetes + @('InputObject', 'Path', 'Check', 'Database', 'MaxBackupAge', 'MaxDataAge', 'MaxRestoreTime', 'PreviousEvidencePath')
         'Invoke-RestoreDrill'   = $restoreTarget + @('Path', 'Check', 'Database', 'MaxBackupAge', 'MaxDataAge', 'MaxRestoreTime', 'Timeout',
-            'KeepOnFailure', 'EvidencePath', 'SigningKeyVariable', 'HeartbeatUrl', 'ThrottleLimit')
-        'New-RestoreCluster'    = $restoreTarget + @('Name', 'DrillId', 'Purpose')
+            'KeepOnFailure', 'EvidencePath', 'SigningKeyVariable', 'HeartbeatUrl', 'ThrottleLimit', 'Owner', 'Note')
+        'New-RestoreCluster'    = $restoreTarget + @('Name', 'DrillId', 'Purpose', 'Force')
         'New-RestoreDemoBackup' = @('WorkRoot', 'PostgresBinDirectory', 'OsUser')
         'Remove-RestoreCluster' = $kubernetes + @('InputObject', 'Name', 'Orphaned', 'Namespace', 'AllNamespaces', 'Kind', 'WorkRoot', 'Force', 'PassThru')
         'Send-DrillHeartbeat'   = @('Record', 'Url', 'Attempts')

@@ -80,11 +80,12 @@ Describe 'RestoreOps against a real local backup' {
             $record.Cleanup.Kept | Should -BeTrue -Because 'Invoke-RestoreCheck leaves the target to Remove-RestoreCluster'
         }
 
-        It 'writes the evidence: sealed JSON, JUnit, Markdown, HTML and Prometheus text' {
+        It 'writes the evidence: sealed JSON, JUnit, Markdown, HTML, the runbook and Prometheus text' {
             if ($null -eq $source) { Set-ItResult -Skipped -Because $PostgresSkipReason; return }
             $evidence.RecordPath | Should -Exist
             $evidence.RecordPath | Should -BeLike '*.json'
-            @($evidence.Files).Count | Should -Be 5
+            @($evidence.Files).Count | Should -Be 6
+            @($evidence.Files | Where-Object { $_ -like '*.runbook.md' }).Count | Should -Be 1
             foreach ($file in $evidence.Files) { $file | Should -Exist }
             # Get-DrillHistory reads it back and checks its digest.
             $history = @(Get-DrillHistory -Path $evidencePath | Where-Object { $_.DrillId -eq $evidence.DrillId })

@@ -31,10 +31,19 @@ public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
     [Parameter]
     public string? TextfileCollectorPath { get; set; }
 
+    /// <summary>Who owns the procedure (default: the check file's owner:, when the checks came from one).</summary>
+    [Parameter]
+    public string? Owner { get; set; }
+
+    /// <summary>Notes for the evidence, one per step that needed human judgement (repeatable: -Note 'a','b').</summary>
+    [Parameter]
+    public string[]? Note { get; set; }
+
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
         var dir = FullPath(Path);
+        var started = DateTimeOffset.UtcNow;
         try
         {
             var key = RecordSeal.KeyFromEnvironment(SigningKeyVariable ?? RecordSeal.DefaultKeyVariable);
@@ -49,6 +58,9 @@ public sealed class ExportDrillEvidenceCommand : RestoreOpsCmdlet
             if (File.Exists(dir))
                 throw new ConfigurationException($"-Path '{dir}' is a file; Export-DrillEvidence writes several files into a folder.",
                     "Pass a folder (it is created when missing), e.g. the folder that file is in.");
+            Engine.Annotate(Record, Owner, Note);
+            // Before writing: the runbook (and the sealed record) must list the export that wrote them.
+            Engine.RecordStep(Record, "export", CommandLine(["Path"], [("Path", dir)]), started, true, $"evidence written to {dir}");
             EvidencePaths paths;
             try
             {

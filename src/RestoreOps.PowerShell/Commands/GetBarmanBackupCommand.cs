@@ -52,6 +52,7 @@ public sealed class GetBarmanBackupCommand : RestoreOpsCmdlet
     protected override void ProcessRecord()
     {
         var where = $"{DestinationPath.TrimEnd('/')}/{ServerName}";
+        var started = DateTimeOffset.UtcNow;
         try
         {
             var options = new ObjectStoreOptions
@@ -73,7 +74,13 @@ public sealed class GetBarmanBackupCommand : RestoreOpsCmdlet
                     "NoBarmanBackup", where));
                 return;
             }
-            foreach (var b in Latest ? backups.Take(1) : backups) WriteObject(b);
+            foreach (var b in Latest ? backups.Take(1) : backups)
+            {
+                // Pinned to this backup: repeating "-Latest" next week would restore another one.
+                b.Discovery = Engine.NewStep("discover", CommandLine(["Latest", "BackupId", "IncludeUnusable"], [("BackupId", b.Id)]), started, true,
+                    $"backup {b.Id}{(b.EndTime is { } end ? $", ended {end:yyyy-MM-dd HH:mm:ss}Z" : "")}");
+                WriteObject(b);
+            }
         }
         catch (Exception e) when (IsReported(e))
         {

@@ -30,7 +30,11 @@ public sealed class GetLocalBackupCommand : RestoreOpsCmdlet
         var wal = FullPath(WalPath);
         try
         {
-            WriteObject(Run(ct => Engine.GetLocalBackupAsync(path, wal, ct)));
+            var started = DateTimeOffset.UtcNow;
+            var backup = Run(ct => Engine.GetLocalBackupAsync(path, wal, ct));
+            // Resolved paths: the runbook is read from another directory than this session's.
+            backup.Discovery = Engine.NewStep("discover", CommandLine(["Path", "WalPath"], [("Path", path), ("WalPath", wal)]), started, true, $"backup {backup.Id}");
+            WriteObject(backup);
         }
         catch (Exception e) when (IsReported(e))
         {

@@ -57,7 +57,10 @@ public sealed class InvokeRestoreCheckCommand : KubernetesCmdlet
         try
         {
             var spec = CheckParameters.Spec(this, Path, Check, Database, MaxBackupAge, MaxDataAge, MaxRestoreTime, PreviousEvidencePath);
+            var started = DateTimeOffset.UtcNow;
             var record = Run($"Checking {InputObject}", (ct, progress) => Engine.CheckAsync(InputObject, spec, Access, progress, ct));
+            Engine.RecordStep(InputObject, "check", CommandLine(), started, record.Verdict == DrillVerdict.Passed,
+                $"{record.Verdict.ToString().ToLowerInvariant()}: {record.Checks.Count(c => c.Status == CheckStatus.Passed)} of {record.Checks.Count} check(s) passed", record);
             foreach (var c in record.Checks) WriteVerbose(c.ToString());
             WriteObject(record);
         }

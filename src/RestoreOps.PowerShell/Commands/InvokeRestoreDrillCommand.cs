@@ -80,6 +80,14 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
     [ValidateRange(1, 64)]
     public int ThrottleLimit { get; set; } = 1;
 
+    /// <summary>Who owns the procedure (default: the check file's owner:).</summary>
+    [Parameter]
+    public string? Owner { get; set; }
+
+    /// <summary>Notes for the evidence, one per step that needed human judgement.</summary>
+    [Parameter]
+    public string[]? Note { get; set; }
+
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
@@ -104,6 +112,9 @@ public sealed class InvokeRestoreDrillCommand : RestoreTargetCmdlet
                 EvidencePath = evidence,
                 SigningKey = key,
                 HeartbeatUrl = HeartbeatUrl,
+                Owner = Owner,
+                Notes = Note ?? [],
+                Command = (Backup.Discovery is { } found ? found.Command + " | " : "") + CommandLine(),
             };
             // Input errors are ErrorRecords, found before anything starts; what happens during the drill is its record.
             Run(ct => Engine.ValidateAsync(request.Restore, request.Checks, evidence, ct));

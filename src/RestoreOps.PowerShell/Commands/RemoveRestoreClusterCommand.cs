@@ -89,7 +89,10 @@ public sealed class RemoveRestoreClusterCommand : KubernetesCmdlet
         if (!Proceed(what, "Stop and delete")) return;
         try
         {
+            var started = DateTimeOffset.UtcNow;
             var outcome = Run(ct => Engine.RemoveAsync(cluster, Access, ct));
+            Engine.RecordStep(cluster, "remove", ParameterSetName == ObjectSet ? $"Remove-RestoreCluster -Name {CommandText.Value(cluster.Name)}{(cluster.Namespace is { } ns ? $" -Namespace {CommandText.Value(ns)}" : "")} -Force" : CommandLine(),
+                started, outcome.Succeeded, outcome.ToString());
             foreach (var removed in outcome.Removed) WriteVerbose($"removed {removed}");
             if (!outcome.Succeeded)
             {

@@ -47,7 +47,17 @@ public sealed class WaitClusterReadyCommand : KubernetesCmdlet
             target = cluster;
             WriteVerbose($"Waiting up to {Timeout} for {cluster.Kind} restore target {cluster} (phase {cluster.Phase}).");
             var started = DateTimeOffset.UtcNow;
-            var ready = Run($"Waiting for {cluster}", (ct, progress) => Engine.WaitReadyAsync(cluster, Timeout, Access, progress, ct));
+            RestoreCluster ready;
+            try
+            {
+                ready = Run($"Waiting for {cluster}", (ct, progress) => Engine.WaitReadyAsync(cluster, Timeout, Access, progress, ct));
+            }
+            catch (RestoreOpsException e)
+            {
+                Engine.RecordStep(cluster, "wait", CommandLine(), started, false, e.Message);
+                throw;
+            }
+            Engine.RecordStep(ready, "wait", CommandLine(), started, true, $"{ready.Phase}; connect with {ready.Connection?.ToString() ?? "-"}");
             WriteVerbose($"{ready} is {ready.Phase} after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s; connect with {ready.Connection?.ToString() ?? "(no connection yet)"}.");
             WriteObject(ready);
         }

@@ -20,6 +20,10 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
     /// <summary>Cancelled by Ctrl+C (StopProcessing).</summary>
     protected CancellationToken Cancellation => _stop.Token;
 
+    /// <summary>This call as a person would type it again (pipeline objects left out), for the runbook; the engine redacts it.</summary>
+    private protected string CommandLine(IEnumerable<string>? omit = null, IEnumerable<(string Name, object? Value)>? extra = null) =>
+        CommandText.Of(MyInvocation, omit, extra);
+
     /// <inheritdoc />
     protected override void StopProcessing() => _stop.Cancel();
 

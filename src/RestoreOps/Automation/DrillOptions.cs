@@ -30,6 +30,8 @@ internal sealed record DrillOptions
     /// <summary>Drill id; generated when null.</summary>
     /// <exception cref="ConfigurationException">Not a safe id (see <see cref="DrillIds"/>): it names files and directories.</exception>
     public string? DrillId { get; init => field = DrillIds.Validate(value); }
+    /// <summary>Who owns the procedure, from the check file's <c>owner:</c>; the front end's owner wins.</summary>
+    public string? Owner { get; init; }
     /// <summary>The source in the user's words, for the record.</summary>
     public string? SourceDescription { get; init; }
     /// <summary>RPO and RTO limits; a breach makes the verdict Failed. Null or empty: none are judged.</summary>

@@ -38,6 +38,12 @@ public sealed class DrillRequest
     public string? TextfileCollectorPath { get; init; }
     /// <summary>Push the drill's metrics to this Prometheus Pushgateway.</summary>
     public Uri? PushgatewayUrl { get; init; }
+    /// <summary>Who owns the procedure; null: the check file's <c>owner:</c>.</summary>
+    public string? Owner { get; init; }
+    /// <summary>Free-text notes for the record: the steps that needed human judgement.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>The command line that ran this drill, for the runbook (redacted by the engine before it is recorded).</summary>
+    public string? Command { get; init; }
 }
 
 /// <summary>What a drill produced besides its record: the evidence files and anything a human should know.</summary>

@@ -29,8 +29,26 @@ public sealed class RestoreRequest
 
     /// <summary>CNPG: the namespace the recovery Cluster is created in (never the source's unless <see cref="AllowSourceNamespace"/>).</summary>
     public string? Namespace { get; init; }
-    /// <summary>CNPG: the recovery Cluster's name; default <c>&lt;source&gt;-drill-&lt;id&gt;</c>.</summary>
+    /// <summary>
+    /// The target's name. CNPG: the recovery Cluster's name (default <c>&lt;source&gt;-drill-&lt;id&gt;</c>). Local: the drill id
+    /// (the work directory is <c>restoreops-&lt;name&gt;</c>), so it must be a valid drill id. A recovery target needs one.
+    /// </summary>
     public string? Name { get; init; }
+
+    /// <summary>The drill id the target gets: a local target's <see cref="Name"/> when given, else <see cref="DrillId"/>.</summary>
+    /// <exception cref="ConfigurationException">A local name that is not a valid drill id, or a name and a different drill id.</exception>
+    internal string? EffectiveDrillId
+    {
+        get
+        {
+            if (Kind != RestoreTargetKind.Local || Name is null) return DrillId;
+            var name = DrillIds.Validate(Name, InputKey.RestoreTargetName);
+            if (DrillId is not null && DrillId != name)
+                throw new ConfigurationException($"A local target's name is its drill id, but {InputKey.RestoreTargetName.Ref()} '{Name}' and {InputKey.DrillId.Ref()} '{DrillId}' differ.",
+                    $"Pass only {InputKey.RestoreTargetName.Ref()}.", parameter: InputKey.RestoreTargetName);
+            return name;
+        }
+    }
     /// <summary>CNPG: which API to use.</summary>
     public KubernetesAccess Kubernetes { get; init; } = KubernetesAccess.Default;
     /// <summary>CNPG: data volume size (default: the source's).</summary>

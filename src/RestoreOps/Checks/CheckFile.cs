@@ -31,6 +31,8 @@ public sealed class CheckSuite
     public IReadOnlyList<RestoreCheck> Checks { get; }
     /// <summary>Parallelism, per-check timeout and statement timeout from the file.</summary>
     public CheckRunOptions RunOptions { get; }
+    /// <summary>Who owns the procedure (the file's top-level <c>owner:</c>): the evidence's owner unless the front end names one.</summary>
+    public string? Owner { get; init; }
     /// <summary>Every database a check names, in first-use order.</summary>
     public IReadOnlyList<string> Databases => Checks.Select(c => c.Database).Distinct(StringComparer.Ordinal).ToList();
 
@@ -62,7 +64,7 @@ public sealed class CheckSuite
 public static class CheckFile
 {
     /// <summary>Keys allowed at the top of a check file.</summary>
-    public static IReadOnlyList<string> FileKeys { get; } = ["version", "database", "parallelism", "checkTimeout", "statementTimeout", "checks"];
+    public static IReadOnlyList<string> FileKeys { get; } = ["version", "database", "parallelism", "checkTimeout", "statementTimeout", "owner", "checks"];
 
     /// <summary>Keys every check accepts.</summary>
     public static IReadOnlyList<string> CommonCheckKeys { get; } = ["kind", "name", "database", "timeout"];
@@ -335,6 +337,7 @@ public static class CheckFile
         var problems = new List<string>();
         Reader file;
         string? defaultDatabase;
+        string? owner;
         CheckRunOptions options;
         try
         {
@@ -342,6 +345,7 @@ public static class CheckFile
             if (file.Integer("version") is { } v && v != 1)
                 throw new Problem($"{file.At(file.LineOf("version"), "$.version")}version {v} is not supported (expected: 1)");
             defaultDatabase = file.String("database");
+            owner = file.String("owner");
             options = new CheckRunOptions
             {
                 MaxParallelism = (int)Math.Min(file.Integer("parallelism", 1) ?? CheckRunOptions.DefaultParallelism, 64),
@@ -386,7 +390,7 @@ public static class CheckFile
         if (problems.Count > 1)
             throw new ConfigurationException($"{source} has {problems.Count} errors: {problems[0]}.", "Edit the check file at each line listed (reference: docs/checks.md).",
                 details: string.Join("\n", problems.Select(p => "  " + p)));
-        return new CheckSuite(source, checks, options);
+        return new CheckSuite(source, checks, options) { Owner = owner };
     }
 
     private static RestoreCheck BuildCheck(Node item, string source, string? defaultDatabase)

@@ -19,8 +19,11 @@ public sealed class EvidenceOptions
 /// <param name="Prometheus"><c>&lt;drillId&gt;.prom</c>, plus the textfile collector copy when asked for.</param>
 public sealed record EvidencePaths(string Json, string JUnit, string Markdown, string Html, IReadOnlyList<string> Prometheus)
 {
+    /// <summary>The runbook: the steps performed on the target with the commands that repeat them (<c>&lt;drillId&gt;.runbook.md</c>).</summary>
+    public string? Runbook { get; init; }
+
     /// <summary>Every path written.</summary>
-    public IEnumerable<string> All => new[] { Json, JUnit, Markdown, Html }.Concat(Prometheus);
+    public IEnumerable<string> All => new[] { Json, JUnit, Markdown, Html }.Concat(Runbook is null ? [] : [Runbook]).Concat(Prometheus);
 }
 
 /// <summary>
@@ -66,10 +69,11 @@ public static class EvidenceWriter
         var junit = await WriteFileAsync(stem + ".junit.xml", JUnitWriter.Write(record), ct).ConfigureAwait(false);
         var markdown = await WriteFileAsync(stem + ".md", MarkdownWriter.Write(record), ct).ConfigureAwait(false);
         var html = await WriteFileAsync(stem + ".html", HtmlReportWriter.Write(record, earlier), ct).ConfigureAwait(false);
+        var runbook = await WriteFileAsync(stem + ".runbook.md", RunbookWriter.Write(record), ct).ConfigureAwait(false);
         var prom = new List<string> { await WriteFileAsync(stem + ".prom", metrics, ct).ConfigureAwait(false) };
         if (options.TextfileCollectorPath is { } textfile)
             prom.Add(await WriteFileAsync(textfile, metrics, ct).ConfigureAwait(false));
-        return new EvidencePaths(json, junit, markdown, html, prom);
+        return new EvidencePaths(json, junit, markdown, html, prom) { Runbook = runbook };
     }
 
     /// <summary>

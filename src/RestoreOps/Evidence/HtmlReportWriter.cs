@@ -49,6 +49,7 @@ public static class HtmlReportWriter
         sb.Append("<table id=\"facts\">");
         void Row(string k, string? v) { if (v is not null) sb.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(k)}</th><td>{E(v)}</td></tr>"); }
         Row("Source", r.Source);
+        Row("Owner", r.Owner);
         Row("Started / ended (UTC)", $"{Instant(r.StartedAt)} / {Instant(r.EndedAt)}");
         Row("Ran on", r.Environment is { } env ? $"{env.User}@{env.Host} ({env.OperatingSystem})" + (env.KubernetesContext is null ? "" : $", context {env.KubernetesContext}") : r.Host);
         if (r.Backup is { } b) Row("Backup", $"{b.Method} {b.Id}" + (b.EndTime is { } end ? $", ended {Instant(end)}" : ""));
@@ -61,6 +62,12 @@ public static class HtmlReportWriter
         Row("Tool version", r.ToolVersion);
         Row("Digest", r.Digest);
         sb.Append("</table>");
+        if (r.Notes.Count > 0)
+        {
+            sb.Append("<h2>Notes</h2><ul id=\"notes\">");
+            foreach (var n in r.Notes) sb.Append(CultureInfo.InvariantCulture, $"<li>{E(n)}</li>");
+            sb.Append("</ul>");
+        }
 
         sb.Append("<h2>Timeline</h2>");
         AppendTimeline(sb, r);

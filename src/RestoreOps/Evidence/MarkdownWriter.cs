@@ -19,6 +19,7 @@ public static class MarkdownWriter
         void Row(string k, string? v) { if (v is not null) sb.Append(CultureInfo.InvariantCulture, $"| {k} | {Cell(v)} |\n"); }
         Row("Source", r.Source);
         Row("Purpose", r.Purpose.ToString());
+        Row("Owner", r.Owner);
         Row("Started (UTC)", Instant(r.StartedAt));
         Row("Ended (UTC)", Instant(r.EndedAt));
         Row("Ran on", r.Environment is { } e ? $"{e.User}@{e.Host} ({e.OperatingSystem})" + (e.KubernetesContext is null ? "" : $", context {e.KubernetesContext}") : r.Host);
@@ -38,6 +39,11 @@ public static class MarkdownWriter
             sb.Append("\n## Objectives\n\n| Objective | Limit | Actual | Verdict | |\n|---|---|---|---|---|\n");
             foreach (var o in r.Objectives)
                 sb.Append(CultureInfo.InvariantCulture, $"| {o.Kind} | {Duration(o.Limit)} | {Duration(o.Actual) ?? "-"} | {Mark(o.Verdict == ObjectiveVerdict.Met)} {o.Verdict} | {Cell(o.Message)} |\n");
+        }
+        if (r.Notes.Count > 0)
+        {
+            sb.Append("\n## Notes\n\n");
+            foreach (var n in r.Notes) sb.Append(CultureInfo.InvariantCulture, $"- {Cell(n)}\n");
         }
         sb.Append("\n## Phases\n\n| Phase | Duration | | Detail |\n|---|---|---|---|\n");
         foreach (var p in r.Phases)

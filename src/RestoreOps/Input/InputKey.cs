@@ -151,7 +151,7 @@ public static class InputKeys
         [InputKey.CnpgCluster] = ("the CNPG cluster", "--cnpg-cluster", "Cluster"),
         [InputKey.BackupName] = ("the CNPG Backup's name", "--backup-name", "Name"),
         // The CLI names a drill's target after its drill id; only PowerShell lets the user pick the name.
-        [InputKey.RestoreTargetName] = ("the target's name", null, "Name"),
+        [InputKey.RestoreTargetName] = ("the target's name", "--name", "Name"),
         // The CLI's CNPG drills are CNPG restores throughout; a local restore is chosen by the source there.
         [InputKey.Local] = ("a local restore", null, "Local"),
         [InputKey.DrillId] = ("the drill id", "--drill-id", "DrillId"),

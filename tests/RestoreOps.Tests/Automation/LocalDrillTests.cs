@@ -56,9 +56,9 @@ public sealed class LocalDrillTests(BackupFixtures fx) : IDisposable
         Assert.False(record.Cleanup.Kept);
         Assert.Empty(run.Warnings);
 
-        foreach (var suffix in new[] { ".json", ".junit.xml", ".md", ".html", ".prom" })
+        foreach (var suffix in new[] { ".json", ".junit.xml", ".md", ".runbook.md", ".html", ".prom" })
         {
-            var file = Assert.Single(run.EvidenceFiles, f => f.EndsWith(suffix, StringComparison.Ordinal));
+            var file = Assert.Single(run.EvidenceFiles, f => Path.GetFileName(f) == id + suffix);
             Assert.Equal(evidence, Path.GetDirectoryName(file));
             Assert.True(new FileInfo(file).Length > 0, $"{file} is missing or empty");
         }

@@ -39,6 +39,8 @@ public sealed class LocalSessionTests(BackupFixtures fx) : IDisposable
         WalParallelism = 4,
         DrillId = drillId,
         Purpose = purpose,
+        // A recovery target must be named: the name is a local target's drill id.
+        Name = purpose == RestorePurpose.Recovery ? drillId ?? $"recovery-{Guid.NewGuid():N}"[..21] : null,
         WrapWalArchive = gate is null ? null : gate.Wrap,
     };
 

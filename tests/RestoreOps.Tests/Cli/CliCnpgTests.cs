@@ -173,4 +173,26 @@ public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime
         Assert.Equal(2, remove.Exit);
         Assert.Contains("No restore target named nothing-here", remove.Stderr);
     }
+    [Fact]
+    public async Task A_cnpg_recovery_drill_keeps_its_named_cluster_through_a_sweep_and_names_the_service_to_point_at()
+    {
+        var name = "shop-db-recovered-" + Guid.NewGuid().ToString("N")[..6];
+
+        var (exit, stdout, stderr) = await RunAsync("drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--drill-namespace", DrillNamespace,
+            "--kubeconfig", Kubeconfig, "--database", "shop", "--expect-rows", $"public.orders={AllRows}", "--timeout", "240",
+            "--purpose", "recovery", "--name", name);
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains($"Point the application at Service {name}-rw in namespace {DrillNamespace}", stderr);
+        Assert.Contains($"restoreops targets remove {name} --cnpg --namespace {DrillNamespace}", stderr);
+        Assert.NotNull(await _api.TryGetAsync(ResourceKind.Cluster, DrillNamespace, name, default));
+
+        var sweep = await RunAsync("targets", "sweep", "--cnpg", "--namespace", DrillNamespace, "--kubeconfig", Kubeconfig, "--work-dir", _dir);
+        Assert.True(sweep.Exit == 0, sweep.Stderr);
+        Assert.NotNull(await _api.TryGetAsync(ResourceKind.Cluster, DrillNamespace, name, default));
+
+        var remove = await RunAsync("targets", "remove", name, "--cnpg", "--namespace", DrillNamespace, "--kubeconfig", Kubeconfig, "--work-dir", _dir);
+        Assert.True(remove.Exit == 0, remove.Stderr);
+        Assert.Null(await _api.TryGetAsync(ResourceKind.Cluster, DrillNamespace, name, default));
+    }
 }

@@ -46,7 +46,7 @@ public sealed class CliDrillTests(BackupFixtures fx)
         Assert.True(exit == CliApp.Passed, $"exit {exit}\n{output}\n{errors}");
         var file = Assert.Single(Directory.GetFiles(evidence, "*.json"));
         var stem = Path.ChangeExtension(file, null);
-        foreach (var format in new[] { ".junit.xml", ".md", ".html", ".prom" })
+        foreach (var format in new[] { ".junit.xml", ".md", ".runbook.md", ".html", ".prom" })
             Assert.True(File.Exists(stem + format), $"{stem}{format} was not written");
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(file));
         var root = doc.RootElement;

@@ -58,6 +58,9 @@ public class RedactionTests
             r.Checks.Add(new CheckResult { Name = $"{status} {s}", Category = s, Status = status, Database = s, Expected = s, Actual = s, Duration = TimeSpan.FromSeconds(1), Message = s });
         r.Cleanup.Removed.Add(s);
         r.Cleanup.Problems.Add(s);
+        r.Owner = s;
+        r.Notes.Add(s);
+        r.Runbook.Add(new RunbookStep { Stage = "drill", Command = "restoreops drill " + s, StartedAt = r.StartedAt, Duration = TimeSpan.FromMinutes(5), Succeeded = false, Outcome = s });
         r.Objectives.Add(new ObjectiveResult { Kind = ObjectiveKind.RestoreTime, Limit = TimeSpan.FromMinutes(1), Actual = TimeSpan.FromMinutes(2), Verdict = ObjectiveVerdict.Breached, Message = s });
         return r;
     }
@@ -79,7 +82,7 @@ public class RedactionTests
         var record = PlantedRecord("20261121-060000-000002", DrillVerdict.Failed);
         var paths = await EvidenceWriter.WriteAllAsync(record, dir, new EvidenceOptions { SigningKey = "sign-key-never-written"u8.ToArray(), TextfileCollectorPath = Path.Combine(dir, "textfile", "restoreops.prom") }, CancellationToken.None);
 
-        Assert.Equal(6, paths.All.Count());
+        Assert.Equal(7, paths.All.Count());
         foreach (var path in paths.All) AssertClean(Path.GetFileName(path), File.ReadAllText(path));
         foreach (var path in paths.All) Assert.DoesNotContain("sign-key-never-written", File.ReadAllText(path));
         AssertClean("Serialize", DrillRecordJson.Serialize(record));

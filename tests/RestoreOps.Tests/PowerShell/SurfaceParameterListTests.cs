@@ -27,15 +27,15 @@ public sealed class SurfaceParameterListTests(ModuleMetadata module)
         ["Get-LocalBackup"] = ["Path", "WalPath"],
         ["New-RestoreDemoBackup"] = ["WorkRoot", "PostgresBinDirectory", "OsUser"],
         ["Get-RestoreCluster"] = [.. Kubernetes, "Name", "DrillId", "Namespace", "AllNamespaces", "Kind", "WorkRoot", "Orphaned"],
-        ["New-RestoreCluster"] = [.. RestoreTarget, "Name", "DrillId", "Purpose"],
+        ["New-RestoreCluster"] = [.. RestoreTarget, "Name", "DrillId", "Purpose", "Force"],
         ["Wait-ClusterReady"] = [.. Kubernetes, "InputObject", "Name", "Namespace", "Timeout"],
         ["Invoke-RestoreCheck"] = [.. Kubernetes, "InputObject", "Path", "Check", "Database", "MaxBackupAge", "MaxDataAge", "MaxRestoreTime", "PreviousEvidencePath"],
         ["Invoke-RestoreDrill"] =
         [
             .. RestoreTarget, "Path", "Check", "Database", "MaxBackupAge", "MaxDataAge", "MaxRestoreTime", "Timeout", "KeepOnFailure",
-            "EvidencePath", "SigningKeyVariable", "HeartbeatUrl", "ThrottleLimit",
+            "EvidencePath", "SigningKeyVariable", "HeartbeatUrl", "ThrottleLimit", "Owner", "Note",
         ],
-        ["Export-DrillEvidence"] = ["Record", "Path", "SigningKeyVariable", "TextfileCollectorPath"],
+        ["Export-DrillEvidence"] = ["Record", "Path", "SigningKeyVariable", "TextfileCollectorPath", "Owner", "Note"],
         ["Find-RecoveryPoint"] =
         [
             "DestinationPath", "ServerName", "EndpointUrl", "Region", "Credential", "WalPath", "From", "To", "MinimumRows",
