@@ -14,7 +14,8 @@ namespace RestoreOps.Tests.Cli;
 /// The real restoreops process drilling CNPG, as a Kubernetes CronJob would run it: a kubeconfig for the CRD-validating
 /// API double, the operator simulator restoring the fixture's real Barman backup, checks through a port-forward. On the
 /// in-process double because a passing drill connects through a port-forward, which needs a kubelet; the real API
-/// server runs the rest (<see cref="CliCnpgRealServerTests"/>).
+/// server runs the rest (<see cref="CliCnpgRealServerTests"/>). Also issue 13's options: <c>drill --object-store/--connect</c>
+/// and <c>backups create</c>.
 /// </summary>
 [Collection("backups")]
 public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime
@@ -194,5 +195,80 @@ public sealed class CliCnpgTests(BackupFixtures fx) : IAsyncLifetime
         var remove = await RunAsync("targets", "remove", name, "--cnpg", "--namespace", DrillNamespace, "--kubeconfig", Kubeconfig, "--work-dir", _dir);
         Assert.True(remove.Exit == 0, remove.Stderr);
         Assert.Null(await _api.TryGetAsync(ResourceKind.Cluster, DrillNamespace, name, default));
+    }
+
+    // ---- issue 13's options: drill --object-store/--connect and backups create ----
+
+    [Fact]
+    public async Task A_drill_with_object_store_restores_through_the_provisioned_store_and_copies_nothing()
+    {
+        _server.Put(ResourceKind.Secret, CnpgResources.Secret(DrillNamespace, "ro-creds", "Opaque",
+            new Dictionary<string, string> { ["ACCESS_KEY_ID"] = "reader", ["ACCESS_SECRET_KEY"] = "reader-key" }));
+        _server.Put(ResourceKind.ObjectStore, CnpgResources.ObjectStore(DrillNamespace, "readonly-store", F.DestinationPath, fx.S3.Endpoint, "ro-creds"));
+        var id = "cli-store-" + Guid.NewGuid().ToString("N")[..8];
+
+        var (exit, stdout, stderr) = await RunAsync("drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--drill-namespace", DrillNamespace,
+            "--object-store", "readonly-store", "--connect", "port-forward", "--kubeconfig", Kubeconfig, "--database", "shop",
+            "--expect-rows", $"public.orders={AllRows}", "--drill-id", id, "--timeout", "240", "--json");
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Equal("passed", JsonNode.Parse(stdout)!["verdict"]!.GetValue<string>());
+        var post = Assert.Single(_server.ClientRequests, r => r.Method == "POST");
+        Assert.EndsWith($"/namespaces/{DrillNamespace}/clusters", post.Path, StringComparison.Ordinal);
+        Assert.Contains("\"barmanObjectName\":\"readonly-store\"", post.Body, StringComparison.Ordinal);
+        Assert.Contains(_server.ClientRequests, r => r.Path.EndsWith("/portforward", StringComparison.Ordinal));
+        Assert.Empty((await _api.ListAsync(ResourceKind.Secret, DrillNamespace, CnpgOwnership.DrillSelector(id), null, default)).Items);
+    }
+
+    [Theory]
+    [InlineData("--connect", "bogus", "--connect 'bogus' is not a connection route")]
+    [InlineData("--object-store", "readonly-store", "--object-store applies to --cnpg-cluster drills")]
+    public async Task Cnpg_drill_options_are_refused_where_they_do_not_apply(string option, string value, string message)
+    {
+        var args = option == "--connect"
+            ? new[] { "drill", "--cnpg-cluster", "shop-db", "-n", SourceNamespace, "--drill-namespace", DrillNamespace, "--kubeconfig", Kubeconfig, option, value }
+            : ["drill", "--dump", Path.Combine(_dir, "none.dump"), option, value];
+
+        var (exit, stdout, stderr) = await RunAsync(args);
+
+        Assert.True(exit == 2, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(_server.ClientRequests, r => r.Method == "POST");
+    }
+
+    [Fact]
+    public async Task Backups_create_takes_an_in_tree_backup_waits_for_it_and_exits_1_when_it_fails()
+    {
+        // A run that never creates its Backup must fail the test, not leave it waiting for one.
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var finishing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", null, guard.Token);
+
+        var (exit, stdout, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace,
+            "--kubeconfig", Kubeconfig, "--wait", "--timeout", "2m", "--json");
+
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        var done = await finishing;
+        var backup = JsonNode.Parse(stdout)!;
+        Assert.Equal(done["metadata"]!["name"]!.GetValue<string>(), backup["name"]!.GetValue<string>());
+        Assert.Equal(fx.BackupIds["gzip"], backup["id"]!.GetValue<string>());
+        Assert.Equal("barmanObjectStore", backup["method"]!.GetValue<string>());
+        Assert.Equal("done", backup["status"]!.GetValue<string>(), ignoreCase: true);
+        Assert.Equal("barmanObjectStore", done["spec"]!["method"]!.GetValue<string>());
+
+        // Requested within the same second as the first: the second Backup still gets a name of its own.
+        var failing = _simulator.FinishNextBackupAsync(SourceNamespace, "gzip", "no space left on device", guard.Token);
+        (exit, stdout, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace,
+            "--kubeconfig", Kubeconfig, "--wait");
+        Assert.True(exit == 1, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.NotEqual(done["metadata"]!["name"]!.GetValue<string>(), (await failing)["metadata"]!["name"]!.GetValue<string>());
+        Assert.Contains("failed: no space left on device", stderr, StringComparison.Ordinal);
+
+        (exit, _, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace, "--kubeconfig", Kubeconfig, "--timeout", "5m");
+        Assert.Equal(2, exit);
+        Assert.Contains("--timeout applies only with --wait", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = await RunAsync("backups", "create", "--cnpg-cluster", "shop-db", "--namespace", SourceNamespace, "--kubeconfig", Kubeconfig, "--method", "plugin");
+        Assert.Equal(2, exit);
+        Assert.Contains("is not configured for plugin backups", stderr, StringComparison.Ordinal);
+        Assert.Contains("--method", stderr, StringComparison.Ordinal);
     }
 }
