@@ -83,7 +83,7 @@ public sealed class BuiltInCheckTests(ChecksDatabase db)
     [Fact]
     public async Task Row_count_relative_reads_the_newest_drill_record_in_the_evidence_folder()
     {
-        var dir = Directory.CreateTempSubdirectory("restoreops-evidence-").FullName;
+        var dir = RestoreOps.Tests.Evidence.TestLocations.NewTempDirectory();
         try
         {
             async Task Write(string id, DateTimeOffset started, long count, string source = "prod")

@@ -18,10 +18,26 @@ internal static class TestLocations
         }
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentBag<string> Made = new();
+
+    static TestLocations() =>
+        // Tests read these folders until their last assertion; they go when the test process does, not one by one.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var dir in Made)
+            {
+                try { Directory.Delete(dir, recursive: true); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        };
+
+    /// <summary>A fresh folder under the temp directory, deleted when the test process exits.</summary>
     public static string NewTempDirectory()
     {
         var dir = Path.Combine(Path.GetTempPath(), "restoreops-evidence-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
+        Made.Add(dir);
         return dir;
     }
 }
