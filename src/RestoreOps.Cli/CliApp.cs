@@ -109,7 +109,8 @@ public static class CliApp
         stdout.WriteLineAsync(Redactor.Redact(System.Text.Json.JsonSerializer.Serialize(
             new { Error = new { Kind = kind, Message = message, Fix = fix, Option = option, ExitCode = exitCode } }, DrillRecordJson.Options)));
 
-    private sealed class SourceOptions
+    /// <summary>A Barman Cloud source and how to reach it: what every command that reads a catalogue or its WAL takes.</summary>
+    internal sealed class SourceOptions
     {
         public readonly Option<string?> Source = new("--source") { HelpName = "s3://BUCKET/PATH", Description = "Barman Cloud destination path, e.g. s3://bucket/path (what CNPG calls destinationPath)." };
         public readonly Option<string?> ServerName = new("--server-name") { HelpName = "NAME", Description = "Barman server name: the folder under the destination path (CNPG: the source cluster's name or its serverName)." };

@@ -11,11 +11,7 @@ internal static class RecoveryPointsCommand
 {
     internal static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var source = new Option<string?>("--source") { HelpName = "s3://BUCKET/PATH", Description = "Barman Cloud destination path (with --server-name)." };
-        var server = new Option<string?>("--server-name") { HelpName = "NAME", Description = "Barman server name: the folder under the destination path." };
-        var endpoint = new Option<string?>("--endpoint-url") { HelpName = "URL", Description = "S3-compatible endpoint URL." };
-        var region = new Option<string?>("--region") { HelpName = "REGION", Description = "Object store region." };
-        var accessKey = new Option<string?>("--access-key-id") { HelpName = "KEY-ID", Description = "Access key id; the secret comes from AWS_SECRET_ACCESS_KEY." };
+        var src = new CliApp.SourceOptions();
         var wal = new Option<string?>("--wal-archive") { HelpName = "DIR", Description = "A local WAL archive directory instead of a Barman server." };
         var from = new Option<string?>("--from") { HelpName = "TIME|DURATION", Description = "Start of the window: a time (ISO 8601, UTC without offset) or how long ago (2h). Default: 24h before --to." };
         var to = new Option<string?>("--to") { HelpName = "TIME|DURATION", Description = "End of the window. Default: when the newest segment was archived." };
@@ -24,7 +20,8 @@ internal static class RecoveryPointsCommand
         var pgBin = new Option<string?>("--pg-bin") { HelpName = "DIR", Description = "PostgreSQL binaries whose pg_waldump reads the WAL (default: the one matching its version)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var cmd = new Command("recovery-points", "List destructive transactions (TRUNCATE, DROP, DELETE/UPDATE of many rows) in a window of archived WAL, newest first, with the recovery target just before each. Fetches only the window's WAL; prints no row data.");
-        foreach (var o in new Option[] { source, server, endpoint, region, accessKey, wal, from, to, minRows, resolveEnv, pgBin, json }) cmd.Options.Add(o);
+        src.AddTo(cmd);
+        foreach (var o in new Option[] { wal, from, to, minRows, resolveEnv, pgBin, json }) cmd.Options.Add(o);
         cmd.SetAction(async (r, ct) =>
         {
             var now = DateTimeOffset.UtcNow;
@@ -37,9 +34,9 @@ internal static class RecoveryPointsCommand
             }
             var query = new RecoveryPointQuery
             {
-                DestinationPath = r.GetValue(source),
-                ServerName = r.GetValue(server),
-                ObjectStore = r.GetValue(source) is null ? null : new ObjectStoreOptions { EndpointUrl = r.GetValue(endpoint), Region = r.GetValue(region), AccessKeyId = r.GetValue(accessKey) },
+                DestinationPath = r.GetValue(src.Source),
+                ServerName = r.GetValue(src.Source) is null ? null : src.RequireServerName(r),
+                ObjectStore = r.GetValue(src.Source) is null ? null : src.ObjectStore(r),
                 WalDirectory = InputPaths.Absolute(r.GetValue(wal), wal.Name),
                 From = r.GetValue(from) is { } f ? InputTime.Parse(f, InputKey.From, now) : null,
                 To = r.GetValue(to) is { } t ? InputTime.Parse(t, InputKey.To, now) : null,

@@ -90,15 +90,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
     public async Task<IReadOnlyList<Backup>> GetCnpgBackupsAsync(KubernetesAccess access, string? ns, string? cluster, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(access);
-        var api = access.Connect();
-        try
-        {
-            return await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            (api as IDisposable)?.Dispose();
-        }
+        return await access.UseAsync(api => CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct)).ConfigureAwait(false);
     }
 
     /// <summary>The backups of a Barman Cloud server in object storage, newest first; unusable ones (failed, unfinished) only when asked.</summary>
@@ -106,8 +98,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
     {
         Redactor.UseEngineSet(_secrets);
         var options = (objectStore ?? new ObjectStoreOptions()).Resolve();
-        Redactor.RegisterSecret(options.SecretAccessKey);
-        Redactor.RegisterSecret(options.SessionToken);
+        Redactor.RegisterSecrets(options);
         using var catalog = BarmanCloudCatalog.Create(destinationPath, serverName, options);
         return await catalog.ListAsync(includeUnusable, ct).ConfigureAwait(false);
     }
@@ -531,12 +522,7 @@ public sealed partial class RestoreEngine : IAsyncDisposable
                         ? $"Read it from its Barman catalogue ({InputKey.DestinationPath.Ref()} {path} {InputKey.ServerName.Ref()} {backup.Location.ServerName ?? "<server name>"} {InputKey.BackupId.Ref()} {backup.Id}) and restore that backup locally, or restore this one into a CNPG recovery Cluster."
                         : "Restore it into a CNPG recovery Cluster, or read its Barman catalogue and restore that backup locally.",
                     parameter: InputKey.Local);
-            var store = request.ObjectStore;
-            if (store is not null)
-            {
-                Redactor.RegisterSecret(store.SecretAccessKey);
-                Redactor.RegisterSecret(store.SessionToken);
-            }
+            Redactor.RegisterSecrets(request.ObjectStore);
             var restore = LocalRestore.Create(backup, target, request.LocalOptions(), drillId);
             // Targets are tracked by name: a second one under a tracked name would replace the first in the table (whose
             // postmaster then outlives every removal) and share its work directory, which its own removal would delete.

@@ -73,13 +73,7 @@ public sealed class FindRecoveryPointCommand : RestoreOpsCmdlet
             {
                 DestinationPath = ParameterSetName == "Barman" ? DestinationPath : null,
                 ServerName = ParameterSetName == "Barman" ? ServerName : null,
-                ObjectStore = ParameterSetName == "Barman" ? new ObjectStoreOptions
-                {
-                    EndpointUrl = EndpointUrl,
-                    Region = Region,
-                    AccessKeyId = Credential?.UserName,
-                    SecretAccessKey = Credential?.GetNetworkCredential().Password,
-                } : null,
+                ObjectStore = ParameterSetName == "Barman" ? ObjectStoreFrom(EndpointUrl, Region, Credential) : null,
                 WalDirectory = ParameterSetName == "Local" ? FullPath(WalPath) : null,
                 From = From is null ? null : InputTime.Parse(From, InputKey.From, now),
                 To = To is null ? null : InputTime.Parse(To, InputKey.To, now),

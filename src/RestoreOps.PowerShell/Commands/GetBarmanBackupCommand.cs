@@ -55,13 +55,7 @@ public sealed class GetBarmanBackupCommand : RestoreOpsCmdlet
         var started = DateTimeOffset.UtcNow;
         try
         {
-            var options = new ObjectStoreOptions
-            {
-                EndpointUrl = EndpointUrl,
-                Region = Region,
-                AccessKeyId = Credential?.UserName,
-                SecretAccessKey = Credential?.GetNetworkCredential().Password,
-            };
+            var options = ObjectStoreFrom(EndpointUrl, Region, Credential);
             WriteVerbose($"Reading the Barman Cloud catalogue of {where} (endpoint {EndpointUrl ?? "from AWS_ENDPOINT_URL_S3 or AWS"}, credentials {(Credential is null ? "from the AWS environment" : "from -Credential")}).");
             var all = Run(ct => Engine.GetBarmanBackupsAsync(DestinationPath, ServerName, options, IncludeUnusable || BackupId is not null, ct));
             WriteVerbose($"{all.Count} backup(s) in {where}{(IncludeUnusable || BackupId is not null ? " (unusable ones included)" : " usable")}; newest: {(all.Count == 0 ? "none" : all[0].Id)}.");

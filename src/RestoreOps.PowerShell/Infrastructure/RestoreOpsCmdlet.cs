@@ -27,6 +27,15 @@ public abstract class RestoreOpsCmdlet : PSCmdlet, IDisposable
     /// <inheritdoc />
     protected override void StopProcessing() => _stop.Cancel();
 
+    /// <summary>Object-store access from -EndpointUrl, -Region and -Credential (its user is the access key, its password the secret).</summary>
+    protected static ObjectStoreOptions ObjectStoreFrom(string? endpointUrl, string? region, PSCredential? credential) => new()
+    {
+        EndpointUrl = endpointUrl,
+        Region = region,
+        AccessKeyId = credential?.UserName,
+        SecretAccessKey = credential?.GetNetworkCredential().Password,
+    };
+
     /// <summary>A path as PowerShell users mean it (relative to $PWD, ~ expanded), for the engine; null stays null.</summary>
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(path))]
     protected internal string? FullPath(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);

@@ -144,13 +144,7 @@ public abstract class RestoreTargetCmdlet : KubernetesCmdlet
         WorkRoot = FullPath(WorkRoot),
         PostgresBinDirectory = FullPath(PostgresBinDirectory),
         OsUser = OsUser,
-        ObjectStore = Local ? new ObjectStoreOptions
-        {
-            EndpointUrl = EndpointUrl,
-            Region = Region,
-            AccessKeyId = Credential?.UserName,
-            SecretAccessKey = Credential?.GetNetworkCredential().Password,
-        } : null,
+        ObjectStore = Local ? ObjectStoreFrom(EndpointUrl, Region, Credential) : null,
     };
 
     /// <summary>A description of the target for ShouldProcess.</summary>

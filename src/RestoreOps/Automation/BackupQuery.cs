@@ -58,8 +58,7 @@ public abstract class BackupQuery
         internal override async Task<FoundBackup> FindAsync(RestoreRequest restore, IProgress<DrillProgress>? progress, CancellationToken ct)
         {
             var options = (objectStore ?? restore.ObjectStore ?? new ObjectStoreOptions()).Resolve();
-            Evidence.Redactor.RegisterSecret(options.SecretAccessKey);
-            Evidence.Redactor.RegisterSecret(options.SessionToken);
+            Evidence.Redactor.RegisterSecrets(options);
             using var catalog = BarmanCloudCatalog.Create(destinationPath, serverName, options);
             // A backup that is not DONE (a damaged backup.info among them) fails the drill with its reason.
             if (backupId is not null) return new FoundBackup(await catalog.GetAsync(backupId, ct).ConfigureAwait(false));
@@ -93,16 +92,7 @@ public abstract class BackupQuery
 
         internal override async Task<FoundBackup> FindAsync(RestoreRequest restore, IProgress<DrillProgress>? progress, CancellationToken ct)
         {
-            var api = access.Connect();
-            IReadOnlyList<Backup> backups;
-            try
-            {
-                backups = await CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                (api as IDisposable)?.Dispose();
-            }
+            var backups = await access.UseAsync(api => CnpgCatalog.ListBackupsAsync(api, ns, cluster, ct)).ConfigureAwait(false);
             if (backupName is not null)
                 return new FoundBackup(backups.FirstOrDefault(b => b.Name == backupName || b.Id == backupName) ?? throw new ConfigurationException(
                     $"CNPG cluster {Description} has no completed Backup named {backupName}.",

@@ -58,8 +58,7 @@ internal static class DrillRunner
             RecoveryTarget = options.RecoveryTarget.ToString(),
         };
         // Registered before anything can fail, so no failure message or writer can carry them.
-        Redactor.RegisterSecret(options.Restore.ObjectStore?.SecretAccessKey);
-        Redactor.RegisterSecret(options.Restore.ObjectStore?.SessionToken);
+        Redactor.RegisterSecrets(options.Restore.ObjectStore);
         IRestoreHandle? restore = null;
         try
         {

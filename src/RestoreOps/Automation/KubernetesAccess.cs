@@ -24,4 +24,18 @@ public sealed record KubernetesAccess(string? Kubeconfig = null, string? Context
     internal Func<IKubernetesApi>? ApiFactory { get; init; }
 
     internal IKubernetesApi Connect() => ApiFactory?.Invoke() ?? new KubernetesClient(Resolve());
+
+    /// <summary>Runs <paramref name="work"/> with a client of its own, released when it ends.</summary>
+    internal async Task<T> UseAsync<T>(Func<IKubernetesApi, Task<T>> work)
+    {
+        var api = Connect();
+        try
+        {
+            return await work(api).ConfigureAwait(false);
+        }
+        finally
+        {
+            (api as IDisposable)?.Dispose();
+        }
+    }
 }

@@ -76,8 +76,7 @@ internal static class RecoveryPointSearch
             var server = query.ServerName ?? throw new ConfigurationException($"{InputKey.DestinationPath.Ref()} {dest} needs {InputKey.ServerName.Ref()}.",
                 $"Pass {InputKey.ServerName.Ref()} (the folder under the path).", parameter: InputKey.ServerName);
             var options = (query.ObjectStore ?? new ObjectStoreOptions()).Resolve();
-            Evidence.Redactor.RegisterSecret(options.SecretAccessKey);
-            Evidence.Redactor.RegisterSecret(options.SessionToken);
+            Evidence.Redactor.RegisterSecrets(options);
             archive = BarmanCloudWalArchive.Create(dest, server, options);
             source = $"{dest.TrimEnd('/')}/{server}";
         }
@@ -124,10 +123,11 @@ internal static class RecoveryPointSearch
             }
             SegmentsFetchedForTests = chosen.Count;
 
-            var binaries = await PostgresBinaries.FindAsync(MajorOf(Path.Combine(work, chosen[0].Wal.ToString())), query.PostgresBinDirectory, ct).ConfigureAwait(false);
+            var (major, segmentSize) = ReadHeader(Path.Combine(work, chosen[0].Wal.ToString()));
+            var binaries = await PostgresBinaries.FindAsync(major, query.PostgresBinDirectory, ct).ConfigureAwait(false);
             var scanner = new WalDumpScanner(query.MinimumRows);
             // pg_waldump reads a contiguous run of segments on one timeline; a gap (or a timeline switch) starts another run.
-            foreach (var run in Runs(chosen.Select(c => c.Wal), SegmentSizeOf(Path.Combine(work, chosen[0].Wal.ToString()))))
+            foreach (var run in Runs(chosen.Select(c => c.Wal), segmentSize))
             {
                 progress?.Report(new DrillProgress(DrillPhase.Download, $"Reading {run.First}..{run.Last} with pg_waldump"));
                 await DumpAsync(binaries, work, run.First, run.Last, scanner, ct).ConfigureAwait(false);
@@ -136,21 +136,23 @@ internal static class RecoveryPointSearch
             var findings = scanner.Found.Where(x => x.CommitTime >= from && x.CommitTime <= to).ToList();
             var names = query.ResolveConnectionString is { } cs ? await ResolveAsync(cs, findings.Select(x => x.RelFileNode).Distinct(), ct).ConfigureAwait(false) : null;
             var points = new List<RecoveryPoint>();
+            var timeline = chosen.Max(c => c.Wal.Timeline);
+            // Without a name the table cannot be told from its indexes: the transaction's lowest file stands for it (created first).
+            static WalDumpScanner.Finding Lowest(IEnumerable<WalDumpScanner.Finding> group) =>
+                group.MinBy(x => ulong.Parse(x.RelFileNode[(x.RelFileNode.LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture))!;
             foreach (var group in findings.GroupBy(x => (x.Xid, x.Operation)))
             {
-                var timeline = chosen.Select(c => c.Wal.Timeline).Max();
                 if (names is not null)
                 {
                     // Indexes and TOAST files go with their table: only tables are listed once names are known.
                     foreach (var x in group.Where(x => names.TryGetValue(x.RelFileNode, out var n) && n.IsTable))
                         points.Add(Point(x, names[x.RelFileNode].Name, source, timeline));
                     if (!group.Any(x => names.ContainsKey(x.RelFileNode)))
-                        points.Add(Point(group.OrderBy(x => x.RelFileNode, StringComparer.Ordinal).First(), null, source, timeline));
+                        points.Add(Point(Lowest(group), null, source, timeline));
                 }
                 else
                 {
-                    // Without names the table cannot be told from its indexes: one line per transaction, the lowest file (created first).
-                    points.Add(Point(group.OrderBy(x => ulong.Parse(x.RelFileNode[(x.RelFileNode.LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture)).First(), null, source, timeline));
+                    points.Add(Point(Lowest(group), null, source, timeline));
                 }
             }
             return points.OrderByDescending(p => p.CommitTime).ThenByDescending(p => p.Xid).ToList();
@@ -194,23 +196,17 @@ internal static class RecoveryPointSearch
         if (first is { } f && last is { } e) yield return (f, e);
     }
 
-    /// <summary>The segment size from a segment's first (long) page header: its xlp_seg_size; 16 MiB when it does not say.</summary>
-    private static long SegmentSizeOf(string segment)
+    /// <summary>
+    /// What a segment's first (long) page header says: the PostgreSQL major version that wrote it (from the page magic;
+    /// null when unknown) and the segment size (xlp_seg_size; 16 MiB when it does not say).
+    /// </summary>
+    private static (int? Major, long SegmentSize) ReadHeader(string segment)
     {
+        const long DefaultSize = 16 * 1024 * 1024;
         Span<byte> head = stackalloc byte[40];
-        using (var s = File.OpenRead(segment))
-            if (s.Read(head) < 40) return 16 * 1024 * 1024;
-        var size = BinaryPrimitives.ReadUInt32LittleEndian(head[32..]);
-        return size >= 1024 * 1024 && (size & (size - 1)) == 0 ? size : 16 * 1024 * 1024;
-    }
-
-    /// <summary>The PostgreSQL major version a segment was written by, from its first page's magic; null when unknown.</summary>
-    private static int? MajorOf(string segment)
-    {
-        Span<byte> head = stackalloc byte[2];
-        using (var s = File.OpenRead(segment))
-            if (s.Read(head) < 2) return null;
-        return BinaryPrimitives.ReadUInt16LittleEndian(head) switch
+        int read;
+        using (var s = File.OpenRead(segment)) read = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        int? major = read < 2 ? null : BinaryPrimitives.ReadUInt16LittleEndian(head) switch
         {
             0xD106 => 13,
             0xD10D => 14,
@@ -219,6 +215,8 @@ internal static class RecoveryPointSearch
             0xD116 => 17,
             _ => null,
         };
+        var size = read < head.Length ? 0 : BinaryPrimitives.ReadUInt32LittleEndian(head[32..]);
+        return (major, size >= 1024 * 1024 && (size & (size - 1)) == 0 ? size : DefaultSize);
     }
 
     private static async Task DumpAsync(PostgresBinaries binaries, string directory, WalFileName first, WalFileName last, WalDumpScanner scanner, CancellationToken ct)

@@ -86,6 +86,13 @@ public static class Redactor
         if (escaped != secret) Secrets.TryAdd(escaped, 0);
     }
 
+    /// <summary>Registers an object store's secret key and session token (see <see cref="RegisterSecret"/>).</summary>
+    public static void RegisterSecrets(ObjectStoreOptions? store)
+    {
+        RegisterSecret(store?.SecretAccessKey);
+        RegisterSecret(store?.SessionToken);
+    }
+
     /// <summary>The text with every known secret replaced by <see cref="Mask"/>; null stays null.</summary>
     public static string? Redact(string? text) => Redact(text, EngineSecrets.Value);
 

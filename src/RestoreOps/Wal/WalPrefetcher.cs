@@ -103,14 +103,11 @@ internal sealed class WalPrefetcher
             await Task.WhenAll(Enumerable.Range(0, _parallelism).Select(_ => Task.Run(Worker, CancellationToken.None))).ConfigureAwait(false);
             Elapsed = clock.Elapsed;
             // Everything is fetched, but replay may still ask again for a segment that was deleted: serve it until stopped.
-            while (!cancellationToken.IsCancellationRequested)
+            while (true)
             {
                 Task asked;
                 lock (_gate) asked = _asked.Task;
-                ScanAsks();
-                try { await asked.WaitAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false); }
-                catch (TimeoutException) { }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+                if (!await NextAskAsync(asked, cancellationToken).ConfigureAwait(false)) break;
             }
         }
         finally
@@ -138,12 +135,23 @@ internal sealed class WalPrefetcher
                 if (segno <= _newestAsked + (ulong)_window) return true;
                 asked = _asked.Task;
             }
-            ScanAsks();
-            // The watcher wakes this at once; the period only covers an event the kernel dropped.
-            try { await asked.WaitAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false); }
-            catch (TimeoutException) { }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { return false; }
+            if (!await NextAskAsync(asked, cancellationToken).ConfigureAwait(false)) return false;
         }
+    }
+
+    /// <summary>
+    /// Reads the asks that are there, then waits for the window to move (<paramref name="asked"/>) or a short period.
+    /// False once the prefetch is stopped.
+    /// </summary>
+    private async Task<bool> NextAskAsync(Task asked, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested) return false;
+        ScanAsks();
+        // The watcher wakes this at once; the period only covers an event the kernel dropped (and re-asks, which do not move the window).
+        try { await asked.WaitAsync(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false); }
+        catch (TimeoutException) { }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { return false; }
+        return true;
     }
 
     private FileSystemWatcher? WatchAsks()
