@@ -21,32 +21,30 @@ namespace RestoreOps.Tests.Cnpg;
 [Collection("backups")]
 public sealed class CnpgConnectRouteTests(BackupFixtures fx) : IAsyncLifetime
 {
-    private const string SourceNamespace = "prod";
-    private const string DrillNamespace = "drills";
+    private const string SourceNamespace = CnpgDouble.SourceNamespace;
+    private const string DrillNamespace = CnpgDouble.DrillNamespace;
 
-    private readonly FakeKubernetesServer _server = new();
-    private readonly CancellationTokenSource _guard = new(TimeSpan.FromMinutes(6));
+    private CnpgDouble _cnpg = null!;
+    private FakeKubernetesServer _server => _cnpg.Server;
+    private OperatorSimulator _simulator => _cnpg.Simulator;
+    private KubernetesAccess _access => _cnpg.Access;
+
     private readonly string _dir = Directory.CreateTempSubdirectory("restoreops-connect-").FullName;
-    private OperatorSimulator _simulator = null!;
-    private KubernetesAccess _access = null!;
 
     public async Task InitializeAsync()
     {
-        _simulator = await OperatorSimulator.StartAsync(_server, fx);
-        _access = new KubernetesAccess { ApiFactory = () => new KubernetesClient(_server.Config("drill-runner", DrillNamespace)) };
+        _cnpg = await CnpgDouble.StartAsync(fx);
         _server.Put(ResourceKind.Cluster, CnpgResources.SourceCluster(SourceNamespace, "shop-db", F.DestinationPath, fx.S3.Endpoint, "gzip"));
         await _simulator.PutBackupAsync(SourceNamespace, "shop-db-base", "shop-db", "gzip", Ct);
     }
 
     public async Task DisposeAsync()
     {
-        if (_simulator is not null) await _simulator.DisposeAsync();
-        await _server.DisposeAsync();
-        _guard.Dispose();
+        if (_cnpg is not null) await _cnpg.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
-    private CancellationToken Ct => _guard.Token;
+    private CancellationToken Ct => _cnpg.Ct;
 
     private string Token(bool mounted)
     {

@@ -25,29 +25,25 @@ namespace RestoreOps.Tests.Cnpg;
 [Collection("backups")]
 public sealed class CnpgDrillTests(BackupFixtures fx) : IAsyncLifetime
 {
-    private const string SourceNamespace = "prod";
-    private const string DrillNamespace = "drills";
+    private const string SourceNamespace = CnpgDouble.SourceNamespace;
+    private const string DrillNamespace = CnpgDouble.DrillNamespace;
 
-    private readonly FakeKubernetesServer _server = new();
-    private readonly CancellationTokenSource _guard = new(TimeSpan.FromMinutes(6));
-    private OperatorSimulator _simulator = null!;
-    private KubernetesClient _api = null!;
+    private CnpgDouble _cnpg = null!;
+    private FakeKubernetesServer _server => _cnpg.Server;
+    private OperatorSimulator _simulator => _cnpg.Simulator;
+    private KubernetesClient _api => _cnpg.Api;
 
     public async Task InitializeAsync()
     {
-        _simulator = await OperatorSimulator.StartAsync(_server, fx);
-        _api = new KubernetesClient(_server.Config("drill-runner", DrillNamespace));
+        _cnpg = await CnpgDouble.StartAsync(fx);
     }
 
     public async Task DisposeAsync()
     {
-        _api?.Dispose();
-        if (_simulator is not null) await _simulator.DisposeAsync();
-        await _server.DisposeAsync();
-        _guard.Dispose();
+        if (_cnpg is not null) await _cnpg.DisposeAsync();
     }
 
-    private CancellationToken Ct => _guard.Token;
+    private CancellationToken Ct => _cnpg.Ct;
 
     /// <summary>A production cluster with in-tree Barman Cloud backups to the fixture's s3rver.</summary>
     private JsonObject SourceCluster(string name, string serverName) =>

@@ -21,31 +21,26 @@ namespace RestoreOps.Tests.Cnpg;
 [Collection("backups")]
 public sealed class CnpgOnDemandBackupTests(BackupFixtures fx) : IAsyncLifetime
 {
-    private const string SourceNamespace = "prod";
-    private const string DrillNamespace = "drills";
+    private const string SourceNamespace = CnpgDouble.SourceNamespace;
+    private const string DrillNamespace = CnpgDouble.DrillNamespace;
 
-    private readonly FakeKubernetesServer _server = new();
-    private readonly CancellationTokenSource _guard = new(TimeSpan.FromMinutes(6));
-    private OperatorSimulator _simulator = null!;
-    private KubernetesClient _api = null!;
-    private KubernetesAccess _access = null!;
+    private CnpgDouble _cnpg = null!;
+    private FakeKubernetesServer _server => _cnpg.Server;
+    private OperatorSimulator _simulator => _cnpg.Simulator;
+    private KubernetesClient _api => _cnpg.Api;
+    private KubernetesAccess _access => _cnpg.Access;
 
     public async Task InitializeAsync()
     {
-        _simulator = await OperatorSimulator.StartAsync(_server, fx);
-        _api = new KubernetesClient(_server.Config("drill-runner", DrillNamespace));
-        _access = new KubernetesAccess { ApiFactory = () => new KubernetesClient(_server.Config("drill-runner", DrillNamespace)) };
+        _cnpg = await CnpgDouble.StartAsync(fx);
     }
 
     public async Task DisposeAsync()
     {
-        _api?.Dispose();
-        if (_simulator is not null) await _simulator.DisposeAsync();
-        await _server.DisposeAsync();
-        _guard.Dispose();
+        if (_cnpg is not null) await _cnpg.DisposeAsync();
     }
 
-    private CancellationToken Ct => _guard.Token;
+    private CancellationToken Ct => _cnpg.Ct;
 
     private void PluginSource()
     {
